@@ -161,6 +161,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "RosterServerTests",
+            dependencies: [
+                "RosterServer", "RosterCore", "RosterProtocol", "RosterClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Live tests: a real rosterd process, a real socket, real HTTP, a real SQLite file.
         .testTarget(
             name: "RosterIntegrationTests",
