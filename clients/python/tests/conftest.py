@@ -1,0 +1,12 @@
+"""Shared fixtures. The live-daemon harness lives in roster_client.testing so the
+C client's live test (clients/c/tests) can use the very same fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from roster_client.testing import roster, rosterd, seeded  # noqa: F401  (fixtures)
+
+REPO = Path(__file__).resolve().parents[3]
+VECTORS = REPO / "proto" / "testdata" / "vectors.json"
+
