@@ -54,7 +54,6 @@ let package = Package(
             name: "RosterStore",
             dependencies: [
                 "RosterCore",
-                "RosterSCIM",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -148,7 +147,11 @@ let package = Package(
         .testTarget(name: "RosterSCIMTests", dependencies: ["RosterSCIM", "RosterCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RosterStoreTests",
-            dependencies: ["RosterStore", "RosterCore", "RosterSCIM"],
+            dependencies: [
+                "RosterStore", "RosterCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

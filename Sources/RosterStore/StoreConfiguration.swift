@@ -1,0 +1,24 @@
+/// How the store opens and writes its SQLite database.
+///
+/// | key | type | default | meaning |
+/// |---|---|---|---|
+/// | `path` | String | — | the database file (created if missing, with its WAL beside it) |
+/// | `synchronous` | `.full`/`.normal` | `.full` | `.full`: an acknowledged write survives power loss; `.normal`: may lose the last writes on power loss (never on a process crash) |
+/// | `maxBatch` | Int | 256 | most requests committed in one transaction (group commit); 1 turns batching off |
+/// | `eventRetentionDays` | Int | 30 | events younger than this are kept |
+/// | `eventRetentionCount` | Int | 10,000,000 | the newest this many events are kept, whatever their age |
+/// | `busyTimeoutSeconds` | Double | 5 | how long to wait for a lock held by another process (e.g. a backup tool) |
+public struct StoreConfiguration: Sendable {
+    public enum Synchronous: String, Sendable, CaseIterable { case full, normal }
+
+    public var path: String
+    public var synchronous: Synchronous = .full
+    public var maxBatch: Int = 256
+    public var eventRetentionDays: Int = 30
+    public var eventRetentionCount: Int = 10_000_000
+    public var busyTimeoutSeconds: Double = 5
+
+    public init(path: String) {
+        self.path = path
+    }
+}
