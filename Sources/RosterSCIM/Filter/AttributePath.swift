@@ -72,6 +72,9 @@ public struct AttributePath: Hashable, Sendable, CustomStringConvertible {
             rest = attribute
         }
         let parts = rest.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.contains(where: \.isEmpty) {
+            throw PathSyntaxError("'\(text)' has an empty attribute name")
+        }
         guard parts.count <= 2 else {
             throw PathSyntaxError("'\(text)' has more than one sub-attribute level (only 'attribute.subAttribute' is allowed)")
         }
