@@ -55,6 +55,22 @@ public struct AuditEntry: Sendable, Hashable {
     public var outcome: String
     public var detail: String
     public var durationMicroseconds: Int64
+
+    public init(
+        revision: UInt64?, time: Int64, directoryID: String?, provider: String?, method: String, path: String,
+        status: Int, outcome: String, detail: String, durationMicroseconds: Int64
+    ) {
+        self.revision = revision
+        self.time = time
+        self.directoryID = directoryID
+        self.provider = provider
+        self.method = method
+        self.path = path
+        self.status = status
+        self.outcome = outcome
+        self.detail = detail
+        self.durationMicroseconds = durationMicroseconds
+    }
 }
 
 /// What `verify` found.

@@ -25,6 +25,18 @@ public final class RosterStore: Sendable {
     private let tokenHashes: Mutex<[String: [[UInt8]]]>
     /// Revisions that live Watch streams still need; compaction keeps events after the lowest.
     private let watchFloors = Mutex(WatchFloors())
+    /// Audit rows of requests that wrote nothing (refused before reaching the writer: bad auth,
+    /// bad JSON), written in the next batch or within half a second. Bounded: past
+    /// `maxBufferedAudit` rows, new ones are counted and dropped rather than grow memory.
+    private let auditBuffer = Mutex(AuditBuffer())
+    static let maxBufferedAudit = 10_000
+
+    struct AuditBuffer {
+        var entries: [AuditEntry] = []
+        var dropped = 0
+        var flushScheduled = false
+    }
+
     /// Test hook: fails the next batch's commit with an I/O error (simulated disk failure).
     let failNextCommit = Mutex(false)
 
@@ -277,6 +289,7 @@ public final class RosterStore: Sendable {
                         results.append(.refused(error))
                     }
                 }
+                try flushAudit(db)
                 if index.revision != before.revision {
                     try db.execute(
                         sql: "UPDATE meta SET value = ? WHERE key = 'revision'", arguments: [Int64(index.revision)])
@@ -414,6 +427,56 @@ public final class RosterStore: Sendable {
         ])
     }
 
+    // MARK: Audit of requests that wrote nothing
+
+    /// Records a request that never reached the writer (for example a 401 or a 400 for bad JSON).
+    public func recordAudit(_ entry: AuditEntry) {
+        let schedule = auditBuffer.withLock { buffer -> Bool in
+            if buffer.entries.count >= Self.maxBufferedAudit {
+                buffer.dropped += 1
+                return false
+            }
+            buffer.entries.append(entry)
+            if buffer.flushScheduled { return false }
+            buffer.flushScheduled = true
+            return true
+        }
+        if schedule {
+            queue.asyncAfter(deadline: .now() + 0.5) { [self] in
+                do {
+                    try pool.write { db in try flushAudit(db) }
+                } catch {
+                    logger.warning("audit flush failed", metadata: ["store.error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    private func flushAudit(_ db: Database) throws {
+        let (entries, dropped) = auditBuffer.withLock { buffer in
+            defer {
+                buffer.entries = []
+                buffer.dropped = 0
+                buffer.flushScheduled = false
+            }
+            return (buffer.entries, buffer.dropped)
+        }
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO audit (revision, time, directory_id, provider, method, path, status, outcome, detail, duration_us)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for e in entries {
+            try statement.execute(arguments: [
+                e.revision.map { Int64($0) }, e.time, e.directoryID, e.provider, e.method, e.path, e.status, e.outcome,
+                e.detail, e.durationMicroseconds,
+            ])
+        }
+        if dropped > 0 {
+            logger.warning("audit rows dropped", metadata: ["store.audit_dropped": "\(dropped)"])
+        }
+    }
+
     // MARK: Admin
 
     /// Creates a directory and its first SCIM token (returned once; only its hash is stored).
@@ -542,25 +605,36 @@ public final class RosterStore: Sendable {
         }
     }
 
-    /// Events after `revision` in order, optionally of one directory, at most `limit`.
+    /// Events after `revision` in order, optionally of one directory: at most `limit`, except
+    /// that a revision is never split (the last revision of a page comes whole), so a reader
+    /// that resumes after the last revision it saw misses nothing and sees nothing twice.
     public func events(after revision: UInt64, directoryID: String?, limit: Int) throws -> [Event] {
         try pool.read { db in
-            let sql: String
+            let columns = "revision, seq, directory_id, kind, user_id, group_id, cause, time"
+            let scope = directoryID == nil ? "" : "AND directory_id = ?"
             var arguments: StatementArguments = [Int64(revision)]
-            if let directoryID {
-                sql = "SELECT revision, seq, directory_id, kind, user_id, group_id, cause, time FROM events WHERE revision > ? AND directory_id = ? ORDER BY revision, seq LIMIT ?"
-                arguments += [directoryID]
-            } else {
-                sql = "SELECT revision, seq, directory_id, kind, user_id, group_id, cause, time FROM events WHERE revision > ? ORDER BY revision, seq LIMIT ?"
+            if let directoryID { arguments += [directoryID] }
+            var events = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT \(columns) FROM events WHERE revision > ? \(scope) ORDER BY revision, seq LIMIT ?"),
+                arguments: arguments + [max(1, limit)]
+            ).map(Self.decodeEvent)
+            if events.count >= limit, let last = events.last {
+                var rest: StatementArguments = [Int64(last.revision), Int64(last.seq)]
+                if let directoryID { rest += [directoryID] }
+                events += try Row.fetchAll(
+                    db.cachedStatement(sql: "SELECT \(columns) FROM events WHERE revision = ? AND seq > ? \(scope) ORDER BY seq"),
+                    arguments: rest
+                ).map(Self.decodeEvent)
             }
-            arguments += [limit]
-            return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
-                Event(
-                    revision: UInt64(row[0] as Int64), seq: UInt32(truncatingIfNeeded: row[1] as Int64),
-                    directoryID: row[2], kind: Event.Kind(rawValue: row[3]) ?? .userUpdated, userID: row[4],
-                    groupID: row[5], cause: Event.Cause(rawValue: row[6]) ?? .request, time: row[7])
-            }
+            return events
         }
+    }
+
+    private static func decodeEvent(_ row: Row) -> Event {
+        Event(
+            revision: UInt64(row[0] as Int64), seq: UInt32(truncatingIfNeeded: row[1] as Int64), directoryID: row[2],
+            kind: Event.Kind(rawValue: row[3]) ?? .userUpdated, userID: row[4], groupID: row[5],
+            cause: Event.Cause(rawValue: row[6]) ?? .request, time: row[7])
     }
 
     /// The oldest revision still in the event log (0 if it is empty).

@@ -49,6 +49,10 @@ struct PropertyTests {
                         for u in us where allowedToJoin(u) { copy.insert([id, u]) }
                     case .remove(let us): for u in us { copy.remove([id, u]) }
                     case .removeAll: copy = copy.filter { $0[0] != id }
+                    case .replaceAll(let us):
+                        if us.contains(where: { state[$0] == nil }) { return false }
+                        copy = copy.filter { $0[0] != id || us.contains($0[1]) }
+                        for u in us where allowedToJoin(u) { copy.insert([id, u]) }
                     }
                 }
                 members = copy
@@ -120,7 +124,8 @@ struct PropertyTests {
         let g = groups[Int(rng.next() % UInt64(groups.count))]
         let name = "name\(rng.next() % 14)"
         let active = rng.next() % 3 != 0
-        switch rng.next() % 9 {
+        switch rng.next() % 10 {
+        case 8: return .updateGroup(directoryID: "d1", id: g, draft: nil, previous: nil, memberOps: [.replaceAll([u2, u])], cause: .request)
         case 0: return .createUser(directoryID: "d1", id: u, UserDraft(userName: name, active: active))
         case 1: return .replaceUser(directoryID: "d1", id: u, UserDraft(userName: name, active: active), previous: nil)
         case 2: return .deleteUser(directoryID: "d1", id: u)

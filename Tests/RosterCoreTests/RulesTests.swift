@@ -201,6 +201,18 @@ struct RulesTests {
         #expect(h.index.invariantViolations().isEmpty)
     }
 
+    @Test("replaceAll emits events for the changes only")
+    func replaceAllDiff() throws {
+        var h = try Harness()
+        for u in ["u1", "u2", "u3"] { try h.createUser(u, u) }
+        try h.createGroup("g1", "g", members: ["u1", "u2"])
+        let applied = try h.members("g1", [.replaceAll(["u2", "u3"])])
+        #expect(applied.events.map(\.kind) == [.groupUserRemoved, .groupUserAdded])
+        #expect(applied.events.map(\.userID) == ["u1", "u3"])
+        let again = try h.members("g1", [.replaceAll(["u2", "u3"])])
+        #expect(again.events.isEmpty)
+    }
+
     @Test("paging a group's members and a user's groups is stable and complete")
     func paging() throws {
         var h = try Harness()

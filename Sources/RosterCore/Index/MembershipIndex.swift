@@ -108,6 +108,14 @@ public struct DirectoryStats: Sendable, Hashable {
     public var activeUsers: Int
     public var groups: Int
     public var memberships: Int
+
+    public init(directory: Directory, users: Int, activeUsers: Int, groups: Int, memberships: Int) {
+        self.directory = directory
+        self.users = users
+        self.activeUsers = activeUsers
+        self.groups = groups
+        self.memberships = memberships
+    }
 }
 
 /// One page of a listing, with the cursor for the next page (nil at the end).

@@ -39,11 +39,14 @@ public struct GroupDraft: Sendable, Hashable {
     }
 }
 
-/// One step of a membership change, applied in order. A full replacement is `[.removeAll, .add(ids)]`.
+/// One step of a membership change, applied in order.
 public enum MemberOp: Sendable, Hashable {
     case add([String])
     case remove([String])
     case removeAll
+    /// Makes the members exactly these users: removes the others and adds the missing ones,
+    /// with an event for each change only (SCIM PUT, or PATCH `replace` of `members`).
+    case replaceAll([String])
 }
 
 /// A normalized write. The SCIM layer turns every provider dialect into one of these; the core

@@ -387,6 +387,12 @@ extension MembershipIndex {
                 for userID in memberIDs(ofGroup: groupID).sorted() {
                     _ = removeMember(userID: userID, groupID: groupID, directoryID: directoryID, cause: cause, &context)
                 }
+            case .replaceAll(let ids):
+                let wanted = Set(ids)
+                for userID in memberIDs(ofGroup: groupID).sorted() where !wanted.contains(userID) {
+                    _ = removeMember(userID: userID, groupID: groupID, directoryID: directoryID, cause: cause, &context)
+                }
+                for userID in ids { _ = try addMember(userID: userID, groupID: groupID, directoryID: directoryID, &context) }
             }
         }
     }

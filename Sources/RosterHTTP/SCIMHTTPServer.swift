@@ -1,0 +1,68 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import RosterCore
+import RosterSCIM
+import RosterStore
+
+/// The Hummingbird shell around `SCIMService`: reads the body (413 past the limit), converts the
+/// request, and writes the answer. Also serves `/metrics` (Prometheus text) and `/healthz`.
+public enum SCIMHTTPServer {
+    /// Builds the HTTP application; run it in the daemon's ServiceGroup.
+    /// - Parameters:
+    ///   - onListening: called with the bound port once the server accepts connections (so a
+    ///     `--scim-listen` port of 0 can be reported).
+    public static func makeApplication(
+        service: SCIMService, host: String, port: Int, registry: PrometheusCollectorRegistry?, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
+        let maxBody = service.configuration.maxBodySize
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            let path = request.uri.path
+            if path == "/metrics", request.method == .get {
+                let text = registry?.emitToString() ?? ""
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                    body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
+            if path == "/healthz", request.method == .get {
+                let revision = service.store.publisher.revision
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"SERVING\",\"revision\":\(revision)}")))
+            }
+            var body: [UInt8] = []
+            if request.method != .get && request.method != .head {
+                do {
+                    var buffer = try await request.body.collect(upTo: maxBody)
+                    body = buffer.readBytes(length: buffer.readableBytes) ?? []
+                } catch {
+                    return convert(
+                        .error(.payloadTooLarge("the body is larger than \(maxBody) bytes (--max-body-size)")))
+                }
+            }
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let scimRequest = SCIMHTTPRequest(
+                method: request.method.rawValue, path: path, query: request.uri.query, headers: headers, body: body)
+            return convert(await service.handle(scimRequest))
+        }
+        return Application(
+            responder: responder,
+            configuration: .init(address: .hostname(host, port: port), serverName: "rosterd"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+
+    static func convert(_ response: SCIMHTTPResponse) -> Response {
+        var fields = HTTPFields()
+        for (name, value) in response.headers {
+            if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
+        }
+        return Response(
+            status: HTTPResponse.Status(code: response.status), headers: fields,
+            body: .init(byteBuffer: ByteBuffer(bytes: response.body)))
+    }
+}

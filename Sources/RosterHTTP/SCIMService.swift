@@ -1,0 +1,311 @@
+import Foundation
+import Logging
+import Metrics
+import RosterCore
+import RosterSCIM
+import RosterStore
+
+/// Limits and addresses of the SCIM endpoint. Every limit answers with a SCIM error that names it.
+public struct SCIMConfiguration: Sendable {
+    /// The URL providers reach this server at, without a trailing slash (e.g. `http://127.0.0.1:8080`).
+    public var publicBaseURL: String
+    /// Largest request body in bytes (413 above it). Default 1 MiB.
+    public var maxBodySize: Int = 1 << 20
+    /// Deepest JSON nesting accepted. Default 64.
+    public var maxJSONDepth: Int = 64
+    /// Largest page of a list; `count` is clamped to it. Default 1,000.
+    public var maxPageSize: Int = 1000
+    /// Most operations in one PATCH. Default 1,000.
+    public var maxPatchOperations: Int = 1000
+    /// Most member ids in one request (POST/PUT members, PATCH member values). Default 10,000.
+    public var maxMembersPerRequest: Int = 10_000
+    /// Most members shown per group in a list response (a single GET shows all). Default 1,000.
+    public var maxMembersInList: Int = 1000
+    /// Longest filter in characters, and deepest nesting. Defaults 4,096 and 32.
+    public var maxFilterLength: Int = 4096
+    public var maxFilterDepth: Int = 32
+
+    public init(publicBaseURL: String) {
+        self.publicBaseURL = publicBaseURL.hasSuffix("/") ? String(publicBaseURL.dropLast()) : publicBaseURL
+    }
+
+    public func scimBaseURL(directoryID: String) -> String { "\(publicBaseURL)/scim/v2/\(directoryID)" }
+}
+
+/// The SCIM 2.0 endpoint's semantics over the store: routing, authentication, resources, lists,
+/// ETags and errors. Transport-free; `SCIMHTTPServer` is the Hummingbird shell around it.
+public final class SCIMService: Sendable {
+    let store: RosterStore
+    public let configuration: SCIMConfiguration
+    let logger: Logger
+    private let requestCounter: Counter
+    private let unauthorizedCounter: Counter
+
+    public init(store: RosterStore, configuration: SCIMConfiguration, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        requestCounter = Counter(label: "roster_scim_requests_total")
+        unauthorizedCounter = Counter(label: "roster_scim_unauthorized_total")
+    }
+
+    var filterLimits: SCIMFilter.Limits {
+        SCIMFilter.Limits(maxLength: configuration.maxFilterLength, maxDepth: configuration.maxFilterDepth)
+    }
+
+    /// Handles one request. Never throws: every failure is a SCIM error response.
+    public func handle(_ request: SCIMHTTPRequest) async -> SCIMHTTPResponse {
+        let started = ContinuousClock.now
+        let segments = request.path.split(separator: "/", omittingEmptySubsequences: true).map {
+            SCIMHTTPRequest.percentDecode($0)
+        }
+        guard segments.count >= 3, segments[0] == "scim", segments[1].lowercased() == "v2" else {
+            return .error(.notFound("no SCIM endpoint at \(request.path); directories are served at /scim/v2/{directoryId}"))
+        }
+        let directoryID = segments[2]
+        let routeSegments = Array(segments.dropFirst(3))
+        var response: SCIMHTTPResponse
+        var provider: String?
+        if let directory = store.publisher.current.directory(directoryID),
+            authenticate(request, directoryID: directoryID)
+        {
+            provider = directory.provider.rawValue
+            let context = RequestContext(
+                request: request, directory: directory, baseURL: configuration.scimBaseURL(directoryID: directoryID),
+                started: started)
+            response = await route(routeSegments, context)
+        } else {
+            unauthorizedCounter.increment()
+            logger.warning(
+                "scim request refused: unauthorized",
+                metadata: ["scim.directory": "\(directoryID)", "scim.method": "\(request.method)", "scim.path": "\(request.path)"])
+            response = .error(
+                SCIMError(
+                    status: 401, scimType: nil,
+                    detail: "missing or invalid bearer token for directory \(directoryID); send 'Authorization: Bearer <token>' with the token shown when the directory was created or rotated"),
+                headers: [("WWW-Authenticate", "Bearer realm=\"roster\"")])
+        }
+        if response.status >= 400 && request.method != "GET" {
+            // Writes record their own audit row in the writer; this covers refusals before it.
+            if response.header("Roster-Audited") == nil {
+                store.recordAudit(
+                    AuditEntry(
+                        revision: nil, time: Int64(Date().timeIntervalSince1970 * 1000), directoryID: directoryID,
+                        provider: provider, method: request.method, path: request.path, status: response.status,
+                        outcome: "refused", detail: Self.detail(of: response),
+                        durationMicroseconds: (ContinuousClock.now - started).microseconds))
+            }
+        }
+        response.headers.removeAll { $0.0 == "Roster-Audited" }
+        let labels = [
+            ("provider", provider ?? "unknown"), ("method", request.method), ("status", "\(response.status)"),
+        ]
+        Counter(label: "roster_scim_requests", dimensions: labels).increment()
+        Timer(label: "roster_scim_request_duration_seconds", dimensions: [("method", request.method)])
+            .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        requestCounter.increment()
+        return response
+    }
+
+    private static func detail(of response: SCIMHTTPResponse) -> String {
+        guard case .object(let body)? = try? JSONParser.parse(response.body),
+            let detail = body["detail"]?.stringValue
+        else { return "" }
+        return detail
+    }
+
+    /// Bearer (or Basic with the token as password, for providers that only speak Basic).
+    private func authenticate(_ request: SCIMHTTPRequest, directoryID: String) -> Bool {
+        guard let header = request.header("authorization") else { return false }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2 else { return false }
+        let scheme = parts[0].lowercased()
+        let credential = parts[1].trimmingCharacters(in: .whitespaces)
+        switch scheme {
+        case "bearer":
+            return store.authenticate(directoryID: directoryID, token: credential)
+        case "basic":
+            guard let data = Data(base64Encoded: credential), let text = String(data: data, encoding: .utf8),
+                let colon = text.firstIndex(of: ":")
+            else { return false }
+            return store.authenticate(directoryID: directoryID, token: String(text[text.index(after: colon)...]))
+        default:
+            return false
+        }
+    }
+
+    struct RequestContext {
+        var request: SCIMHTTPRequest
+        var directory: Directory
+        var baseURL: String
+        var started: ContinuousClock.Instant
+        var directoryID: String { directory.id }
+    }
+
+    private func route(_ route: [String], _ context: RequestContext) async -> SCIMHTTPResponse {
+        let method = context.request.method
+        func notAllowed(_ allowed: String) -> SCIMHTTPResponse {
+            .error(
+                SCIMError(status: 405, scimType: nil, detail: "\(method) is not allowed on this resource; allowed: \(allowed)"),
+                headers: [("Allow", allowed)])
+        }
+        do {
+            let parts = route.map { $0.lowercased() }
+            let second: String? = parts.count > 1 ? parts[1] : nil
+            switch (parts.first ?? "", second, parts.count) {
+            case ("users", nil, 1):
+                switch method {
+                case "GET": return try listUsers(context, parameters: context.request.queryParameters)
+                case "POST": return try await createUser(context)
+                default: return notAllowed("GET, POST")
+                }
+            case ("users", ".search"?, 2):
+                guard method == "POST" else { return notAllowed("POST") }
+                return try listUsers(context, parameters: try searchParameters(context.request))
+            case ("users", _?, 2):
+                let id = route[1]
+                switch method {
+                case "GET": return try getUser(context, id: id)
+                case "PUT": return try await replaceUser(context, id: id)
+                case "PATCH": return try await patchUser(context, id: id)
+                case "DELETE": return try await deleteUser(context, id: id)
+                default: return notAllowed("GET, PUT, PATCH, DELETE")
+                }
+            case ("groups", nil, 1):
+                switch method {
+                case "GET": return try listGroups(context, parameters: context.request.queryParameters)
+                case "POST": return try await createGroup(context)
+                default: return notAllowed("GET, POST")
+                }
+            case ("groups", ".search"?, 2):
+                guard method == "POST" else { return notAllowed("POST") }
+                return try listGroups(context, parameters: try searchParameters(context.request))
+            case ("groups", _?, 2):
+                let id = route[1]
+                switch method {
+                case "GET": return try getGroup(context, id: id)
+                case "PUT": return try await replaceGroup(context, id: id)
+                case "PATCH": return try await patchGroup(context, id: id)
+                case "DELETE": return try await deleteGroup(context, id: id)
+                default: return notAllowed("GET, PUT, PATCH, DELETE")
+                }
+            case ("serviceproviderconfig", nil, 1):
+                guard method == "GET" else { return notAllowed("GET") }
+                var config = SCIMDiscovery.Configuration()
+                config.maxResults = configuration.maxPageSize
+                return .json(200, SCIMDiscovery.serviceProviderConfig(baseURL: context.baseURL, configuration: config))
+            case ("resourcetypes", nil, 1):
+                guard method == "GET" else { return notAllowed("GET") }
+                return .json(200, SCIMDiscovery.resourceTypes(baseURL: context.baseURL))
+            case ("resourcetypes", _?, 2):
+                guard method == "GET" else { return notAllowed("GET") }
+                return try discoveryItem(SCIMDiscovery.resourceTypes(baseURL: context.baseURL), matching: route[1], key: "name")
+            case ("schemas", nil, 1):
+                guard method == "GET" else { return notAllowed("GET") }
+                return .json(200, SCIMDiscovery.schemas(baseURL: context.baseURL))
+            case ("schemas", _?, 2):
+                guard method == "GET" else { return notAllowed("GET") }
+                return try discoveryItem(SCIMDiscovery.schemas(baseURL: context.baseURL), matching: route[1], key: "id")
+            case ("bulk", nil, 1):
+                return .error(SCIMError(status: 501, scimType: nil, detail: "bulk operations are not supported (see /ServiceProviderConfig)"))
+            default:
+                return .error(.notFound("no SCIM resource at \(context.request.path)"))
+            }
+        } catch let refusal as WriterRefusal {
+            return .error(SCIMErrorMapping.scimError(for: refusal.underlying), headers: [("Roster-Audited", "1")])
+        } catch {
+            return .error(SCIMErrorMapping.scimError(for: error))
+        }
+    }
+
+    /// One entry of a discovery ListResponse by its name or id.
+    private func discoveryItem(_ list: JSONObject, matching name: String, key: String) throws -> SCIMHTTPResponse {
+        for case .object(let item) in list["Resources"]?.arrayValue ?? [] {
+            if item[key]?.stringValue?.lowercased() == name.lowercased() { return .json(200, item) }
+        }
+        throw SCIMError.notFound("no \(key) '\(name)' here")
+    }
+
+    /// The parameters of a POST `/.search` body (RFC 7644 §3.4.3) as query parameters.
+    private func searchParameters(_ request: SCIMHTTPRequest) throws -> [(String, String)] {
+        let body = try parseBody(request)
+        var parameters: [(String, String)] = []
+        for (key, value) in body {
+            switch value {
+            case .string(let text): parameters.append((key, text))
+            case .int(let number): parameters.append((key, String(number)))
+            case .array(let items):
+                parameters.append((key, items.compactMap(\.stringValue).joined(separator: ",")))
+            default: continue
+            }
+        }
+        return parameters
+    }
+
+    func parseBody(_ request: SCIMHTTPRequest) throws -> JSONObject {
+        guard request.body.count <= configuration.maxBodySize else {
+            throw SCIMError.payloadTooLarge(
+                "the body has \(request.body.count) bytes; the limit is \(configuration.maxBodySize) (--max-body-size)")
+        }
+        do {
+            let value = try JSONParser.parse(request.body, limits: .init(maxDepth: configuration.maxJSONDepth))
+            guard case .object(let object) = value else {
+                throw SCIMError.invalidSyntax("the body must be a JSON object")
+            }
+            return object
+        } catch let error as JSONParseError {
+            throw SCIMError(error)
+        }
+    }
+
+    // MARK: Helpers shared by users and groups
+
+    /// Answers `If-Match` (412 on mismatch) for a write on a resource at `version`.
+    func checkIfMatch(_ request: SCIMHTTPRequest, version: UInt64) throws {
+        guard let header = request.header("if-match")?.trimmingCharacters(in: .whitespaces), !header.isEmpty else {
+            return
+        }
+        if header == "*" { return }
+        let tags = header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if tags.contains(where: { SCIMResources.version(fromETag: $0) == Int64(version) }) { return }
+        throw SCIMError.preconditionFailed(
+            "If-Match \(header) does not match the current version \(SCIMResources.etag(version: Int64(version))); read the resource again and retry")
+    }
+
+    /// 304 when `If-None-Match` names the current version.
+    func notModified(_ request: SCIMHTTPRequest, version: UInt64) -> Bool {
+        guard let header = request.header("if-none-match") else { return false }
+        if header.trimmingCharacters(in: .whitespaces) == "*" { return true }
+        return header.split(separator: ",").contains {
+            SCIMResources.version(fromETag: $0.trimmingCharacters(in: .whitespaces)) == Int64(version)
+        }
+    }
+
+    /// `Prefer: return=minimal` asks for 204 without a body after a write (RFC 7240).
+    func wantsMinimal(_ request: SCIMHTTPRequest) -> Bool {
+        request.header("prefer")?.lowercased().contains("return=minimal") ?? false
+    }
+
+    func audit(_ context: RequestContext, success: Int) -> AuditInfo {
+        AuditInfo(
+            method: context.request.method, path: context.request.path, provider: context.directory.provider.rawValue,
+            successStatus: success, failureStatus: { SCIMErrorMapping.status(for: $0) }, startedAt: context.started)
+    }
+
+    static func meta(created: Int64, lastModified: Int64, version: UInt64) -> ResourceMeta {
+        ResourceMeta(
+            created: Date(timeIntervalSince1970: Double(created) / 1000),
+            lastModified: Date(timeIntervalSince1970: Double(lastModified) / 1000), version: Int64(version))
+    }
+
+    static func writeHeaders(revision: UInt64, version: UInt64) -> [(String, String)] {
+        [("Roster-Revision", "\(revision)"), ("ETag", SCIMResources.etag(version: Int64(version))), ("Roster-Audited", "1")]
+    }
+
+    static func newID() -> String { UUID().uuidString.lowercased() }
+}
+
+extension Duration {
+    var microseconds: Int64 { components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000 }
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+}
