@@ -1,0 +1,163 @@
+import RosterCore
+import RosterProtocol
+
+// Wire ⇄ model conversions, pure.
+
+extension UserReference {
+    /// The reference a request names; a `UserRef` with no member set is INVALID_ARGUMENT.
+    init(_ ref: Roster_V1_UserRef, field: String) throws(RosterStatus) {
+        switch ref.ref {
+        case .id(let value): self = .id(value)
+        case .userName(let value): self = .userName(value)
+        case .externalID(let value): self = .externalID(value)
+        case nil:
+            throw RosterStatus(.invalidArgument, "\(field) must set one of id, user_name or external_id")
+        }
+    }
+}
+
+extension GroupReference {
+    /// The reference a request names; a `GroupRef` with no member set is INVALID_ARGUMENT.
+    init(_ ref: Roster_V1_GroupRef, field: String) throws(RosterStatus) {
+        switch ref.ref {
+        case .id(let value): self = .id(value)
+        case .externalID(let value): self = .externalID(value)
+        case .displayName(let value): self = .displayName(value)
+        case nil:
+            throw RosterStatus(.invalidArgument, "\(field) must set one of id, external_id or display_name")
+        }
+    }
+}
+
+extension Roster_V1_Reason {
+    init(_ reason: CheckReason) {
+        switch reason {
+        case .member: self = .member
+        case .notMember: self = .notMember
+        case .userSuspended: self = .userSuspended
+        case .userDeleted: self = .userDeleted
+        case .userUnknown: self = .userUnknown
+        case .groupUnknown: self = .groupUnknown
+        }
+    }
+}
+
+extension Roster_V1_UserState {
+    init(_ state: RosterCore.UserState) {
+        switch state {
+        case .active: self = .active
+        case .suspended: self = .suspended
+        case .deleted: self = .deleted
+        }
+    }
+}
+
+extension Roster_V1_Directory {
+    init(_ stats: DirectoryStats) {
+        self.init()
+        id = stats.directory.id
+        name = stats.directory.name
+        provider = stats.directory.provider.rawValue
+        policy = stats.directory.policy.rawValue
+        createdUnixMs = stats.directory.createdAt
+        users = UInt64(max(0, stats.users))
+        groups = UInt64(max(0, stats.groups))
+        memberships = UInt64(max(0, stats.memberships))
+    }
+
+    init(_ directory: Directory) {
+        self.init(DirectoryStats(directory: directory, users: 0, activeUsers: 0, groups: 0, memberships: 0))
+    }
+}
+
+extension Roster_V1_WatchEvent {
+    init(_ event: Event) {
+        self.init()
+        revision = event.revision
+        seq = event.seq
+        directoryID = event.directoryID
+        kind = event.kind.rawValue
+        userID = event.userID ?? ""
+        groupID = event.groupID ?? ""
+        cause = event.cause.rawValue
+        timeUnixMs = event.time
+    }
+}
+
+extension Roster_V1_AuditRecord {
+    init(_ entry: AuditEntry) {
+        self.init()
+        revision = entry.revision
+        timeUnixMs = entry.time
+        directoryID = entry.directoryID
+        method = entry.method
+        path = entry.path
+        httpStatus = UInt32(clamping: entry.httpStatus)
+        outcome = entry.outcome
+        detail = entry.detail
+        durationUs = entry.durationMicroseconds
+    }
+}
+
+extension Roster_V1_RequestFrame.OneOf_Method {
+    /// The request's `min_revision`, or 0 for methods that have none.
+    var minRevision: UInt64 {
+        switch self {
+        case .check(let request): request.minRevision
+        case .batchCheck(let request): request.minRevision
+        case .listUserGroups(let request): request.minRevision
+        case .listGroupMembers(let request): request.minRevision
+        case .getUser(let request): request.minRevision
+        case .getGroup(let request): request.minRevision
+        default: 0
+        }
+    }
+}
+
+/// Opaque page tokens: the cursor bound to the query it came from, so a token cannot be
+/// replayed against another user or group. Hex of `kind NUL id NUL cursor`.
+enum PageToken {
+    static func make(kind: String, id: String, cursor: String) -> String {
+        let bytes = Array(kind.utf8) + [0] + Array(id.utf8) + [0] + Array(cursor.utf8)
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The cursor in `token` (nil for an empty token: the first page).
+    /// - Throws: INVALID_ARGUMENT when the token is malformed or belongs to another query.
+    static func cursor(_ token: String, kind: String, id: String) throws(RosterStatus) -> String? {
+        if token.isEmpty { return nil }
+        let invalid = RosterStatus(
+            .invalidArgument, "page_token is not a next_page_token of this query; start again with an empty token")
+        let chars = Array(token.utf8)
+        guard chars.count % 2 == 0, chars.count <= 8192 else { throw invalid }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(chars.count / 2)
+        var index = 0
+        while index < chars.count {
+            guard let high = hexValue(chars[index]), let low = hexValue(chars[index + 1]) else { throw invalid }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        let parts = bytes.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3,
+            String(decoding: parts[0], as: UTF8.self) == kind,
+            String(decoding: parts[1], as: UTF8.self) == id
+        else { throw invalid }
+        return String(decoding: parts[2], as: UTF8.self)
+    }
+
+    private static func hexValue(_ char: UInt8) -> UInt8? {
+        switch char {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): char - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): char - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
+}

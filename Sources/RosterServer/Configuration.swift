@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension RosterServer {
+    /// Everything the lookup server can be told, with defaults. Plain values, filled by the
+    /// daemon from its configuration reader.
+    ///
+    /// | key | type | default | meaning |
+    /// |---|---|---|---|
+    /// | `socketPath` | String | (required) | Unix domain socket to listen on |
+    /// | `socketMode` | UInt32 | `0o660` | file mode set on the socket right after bind |
+    /// | `allowedPeerUIDs` | Set<UInt32>? | nil (anyone who can open the file) | uids allowed to connect (SO_PEERCRED) |
+    /// | `adminUIDs` | Set<UInt32> | the daemon's own uid and root | uids allowed to call admin methods |
+    /// | `maxConnections` | Int | 4096 | open connections; the next one gets RESOURCE_EXHAUSTED and is closed |
+    /// | `maxInFlightCallsPerConnection` | Int | 1024 | calls waiting (min_revision, back end, Watch) per connection |
+    /// | `maxFrameSize` | Int | 4 MiB | largest frame payload in either direction |
+    /// | `maxBatchSize` | Int | 10 000 | checks in one BatchCheck |
+    /// | `defaultPageSize` | Int | 100 | listing/audit page size when the request says 0 |
+    /// | `maxPageSize` | Int | 1000 | larger requested page sizes are lowered to this |
+    /// | `watchPageSize` | Int | 256 | events read from the back end per Watch step |
+    /// | `writeBufferLowWaterMark` | Int | 64 KiB | writable again below this many pending bytes |
+    /// | `writeBufferHighWaterMark` | Int | 256 KiB | unwritable above: Watch pauses, reading stops |
+    /// | `shutdownGracePeriod` | Duration | 10 s | how long graceful shutdown waits for in-flight calls |
+    /// | `version` | String | "dev" | reported by Stats |
+    public struct Configuration: Sendable {
+        public var socketPath: String
+        public var socketMode: UInt32
+        public var allowedPeerUIDs: Set<UInt32>?
+        public var adminUIDs: Set<UInt32>
+        public var maxConnections: Int
+        public var maxInFlightCallsPerConnection: Int
+        public var maxFrameSize: Int
+        public var maxBatchSize: Int
+        public var defaultPageSize: Int
+        public var maxPageSize: Int
+        public var watchPageSize: Int
+        public var writeBufferLowWaterMark: Int
+        public var writeBufferHighWaterMark: Int
+        public var shutdownGracePeriod: Duration
+        public var version: String
+
+        public init(socketPath: String) {
+            self.socketPath = socketPath
+            self.socketMode = 0o660
+            self.allowedPeerUIDs = nil
+            self.adminUIDs = [UInt32(getuid()), 0]
+            self.maxConnections = 4096
+            self.maxInFlightCallsPerConnection = 1024
+            self.maxFrameSize = 4 * 1024 * 1024
+            self.maxBatchSize = 10_000
+            self.defaultPageSize = 100
+            self.maxPageSize = 1000
+            self.watchPageSize = 256
+            self.writeBufferLowWaterMark = 64 * 1024
+            self.writeBufferHighWaterMark = 256 * 1024
+            self.shutdownGracePeriod = .seconds(10)
+            self.version = "dev"
+        }
+
+        /// A page size as a request asks for it: 0 means the default, larger than the maximum
+        /// means the maximum.
+        func pageSize(requested: UInt32) -> Int {
+            requested == 0 ? defaultPageSize : min(Int(requested), maxPageSize)
+        }
+    }
+}

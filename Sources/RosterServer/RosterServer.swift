@@ -1,0 +1,217 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RosterCore
+import RosterProtocol
+import ServiceLifecycle
+import Synchronization
+
+/// The lookup API server: length-prefixed protobuf frames on a Unix domain socket, many calls
+/// in flight per connection, answered from the published `MembershipIndex`.
+///
+/// Run it as a `Service` in the daemon's `ServiceGroup`, after the store it reads from:
+///
+/// ```swift
+/// let server = RosterServer(configuration: .init(socketPath: "/run/roster/roster.sock"),
+///                           backend: backend, logger: logger)
+/// let group = ServiceGroup(services: [store, server, http], logger: logger)
+/// try await group.run()
+/// ```
+///
+/// `run()` prepares the socket path (a stale socket file is removed; a live daemon or a file
+/// that is not a socket stops startup), binds, sets the file mode, and serves until graceful
+/// shutdown: then it stops accepting, ends Watch streams with UNAVAILABLE, lets unary calls
+/// finish (at most `shutdownGracePeriod`), closes every connection, removes the socket file and
+/// returns. Cancelling `run()` closes everything at once.
+public final class RosterServer: Service, Sendable {
+    public let configuration: Configuration
+    private let server: ServerContext
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let readiness = Mutex(Readiness.starting([]))
+
+    private enum Readiness {
+        case starting([CheckedContinuation<Void, any Error>])
+        case listening
+        case failed(any Error)
+    }
+
+    /// - Parameters:
+    ///   - configuration: socket path, permissions and limits.
+    ///   - backend: the index, event log and admin operations.
+    ///   - eventLoopGroup: where connections run (default: NIO's shared multi-threaded group).
+    ///   - logger: the server logs with a `roster.connection.id` on every connection's records.
+    public init(
+        configuration: Configuration, backend: any RosterBackend,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "roster.server")
+    ) {
+        self.configuration = configuration
+        self.server = ServerContext(backend: backend, configuration: configuration, logger: logger)
+        self.group = eventLoopGroup
+        self.logger = logger
+    }
+
+    /// Open connections right now.
+    public var connectionCount: Int { server.connections.count }
+
+    /// Returns once the socket accepts connections; throws if `run()` failed to bind.
+    public func waitUntilListening() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outcome: Result<Void, any Error>? = readiness.withLock { state in
+                switch state {
+                case .starting(var waiters):
+                    waiters.append(continuation)
+                    state = .starting(waiters)
+                    return nil
+                case .listening:
+                    return .success(())
+                case .failed(let error):
+                    return .failure(error)
+                }
+            }
+            if let outcome { continuation.resume(with: outcome) }
+        }
+    }
+
+    private func setReadiness(_ outcome: Result<Void, any Error>) {
+        let waiters: [CheckedContinuation<Void, any Error>] = readiness.withLock { state in
+            guard case .starting(let waiters) = state else { return [] }
+            switch outcome {
+            case .success: state = .listening
+            case .failure(let error): state = .failed(error)
+            }
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(with: outcome) }
+    }
+
+    public func run() async throws {
+        let path = configuration.socketPath
+        let serverChannel: any Channel
+        let identity: (device: UInt64, inode: UInt64)?
+        do {
+            if try SocketFile.prepare(path: path) == .removedStale {
+                logger.notice("removed stale socket file", metadata: ["roster.socket.path": "\(path)"])
+            }
+            serverChannel = try await bind(path: path)
+            identity = SocketFile.identity(path: path)
+            do {
+                try SocketFile.chmod(path: path, mode: configuration.socketMode)
+            } catch {
+                try? await serverChannel.close()
+                SocketFile.remove(path: path, ifIdentity: identity)
+                throw error
+            }
+        } catch {
+            setReadiness(.failure(error))
+            throw error
+        }
+        logger.info(
+            "lookup server listening",
+            metadata: [
+                "roster.socket.path": "\(path)", "roster.socket.mode": "\(String(configuration.socketMode, radix: 8))",
+            ])
+        setReadiness(.success(()))
+
+        let connections = server.connections
+        let shutdownRequested = Atomic<Bool>(false)
+        let logger = self.logger
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                try? await serverChannel.closeFuture.get()
+            } onGracefulShutdown: {
+                shutdownRequested.store(true, ordering: .relaxed)
+                logger.info("lookup server shutting down")
+                serverChannel.close(promise: nil)
+                for channel in connections.beginShutdown() {
+                    channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                }
+            }
+            await connections.waitUntilEmpty()
+        } onCancel: {
+            shutdownRequested.store(true, ordering: .relaxed)
+            serverChannel.close(promise: nil)
+            for channel in connections.beginShutdown() {
+                channel.close(promise: nil)
+            }
+        }
+        SocketFile.remove(path: path, ifIdentity: identity)
+        logger.info("lookup server stopped", metadata: ["roster.socket.path": "\(path)"])
+        if !shutdownRequested.load(ordering: .relaxed) {
+            throw RosterServerError(.unexpectedClose, "the listening socket \(path) closed unexpectedly")
+        }
+    }
+
+    private func bind(path: String) async throws -> any Channel {
+        let server = self.server
+        let configuration = self.configuration
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(
+                    low: configuration.writeBufferLowWaterMark,
+                    high: max(configuration.writeBufferLowWaterMark, configuration.writeBufferHighWaterMark)))
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                Self.initializeConnection(channel, server: server)
+            }
+        do {
+            return try await bootstrap.bind(unixDomainSocketPath: path).get()
+        } catch {
+            throw RosterServerError(.socketSetup, "cannot listen on \(path)", cause: error)
+        }
+    }
+
+    /// Sets up an accepted connection: counts it, checks the limits and the peer's uid, then
+    /// installs the frame decoder and the connection handler (or a handler that rejects it).
+    static func initializeConnection(_ channel: any Channel, server: ServerContext) -> EventLoopFuture<Void> {
+        let configuration = server.configuration
+        let connectionID = server.nextConnectionID.add(1, ordering: .relaxed).newValue
+        let (count, shuttingDown) = server.connections.add(channel)
+        server.metrics.recordConnections(count)
+        let logger = server.logger
+        channel.closeFuture.whenComplete { _ in
+            let remaining = server.connections.remove(channel)
+            server.metrics.recordConnections(remaining)
+            logger.debug("connection closed", metadata: ["roster.connection.id": "\(connectionID)"])
+        }
+        if shuttingDown {
+            return reject(channel, RosterStatus(.unavailable, "server shutting down"))
+        }
+        if count > configuration.maxConnections {
+            logger.warning(
+                "connection limit reached",
+                metadata: ["roster.connection.id": "\(connectionID)", "roster.limit": "\(configuration.maxConnections)"])
+            return reject(
+                channel,
+                RosterStatus(
+                    .resourceExhausted,
+                    "too many connections: the server allows \(configuration.maxConnections); closing the connection"))
+        }
+        return PeerCredentials.read(from: channel).flatMap { peer in
+            if let allowed = configuration.allowedPeerUIDs, !(peer.map { allowed.contains($0.uid) } ?? false) {
+                let who = peer.map { "uid \($0.uid)" } ?? "a peer of unknown uid"
+                logger.notice("connection refused by peer allow-list", metadata: ["roster.connection.id": "\(connectionID)"])
+                return reject(
+                    channel, RosterStatus(.permissionDenied, "\(who) is not allowed to connect; closing the connection"))
+            }
+            logger.debug(
+                "connection opened",
+                metadata: ["roster.connection.id": "\(connectionID)", "roster.peer.uid": "\(peer.map { "\($0.uid)" } ?? "unknown")"])
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize)))
+                try channel.pipeline.syncOperations.addHandler(
+                    RosterConnectionHandler(server: server, peer: peer, connectionID: connectionID))
+            }
+        }
+    }
+
+    private static func reject(_ channel: any Channel, _ status: RosterStatus) -> EventLoopFuture<Void> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ConnectionRejectionHandler(status))
+        }
+    }
+}

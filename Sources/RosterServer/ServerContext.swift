@@ -1,0 +1,32 @@
+import Logging
+import RosterCore
+import Synchronization
+
+/// What every connection of one server shares: the back end, the configuration, metrics and
+/// counters. Immutable apart from the atomics.
+final class ServerContext: Sendable {
+    let backend: any RosterBackend
+    let publisher: IndexPublisher
+    let configuration: RosterServer.Configuration
+    let metrics: ServerMetrics
+    let logger: Logger
+    /// Open connections (including ones being rejected).
+    let connections = ConnectionRegistry()
+    let callsTotal = Atomic<UInt64>(0)
+    let nextConnectionID = Atomic<UInt64>(0)
+    let started: ContinuousClock.Instant
+
+    init(backend: any RosterBackend, configuration: RosterServer.Configuration, logger: Logger) {
+        self.backend = backend
+        self.publisher = backend.publisher
+        self.configuration = configuration
+        self.metrics = ServerMetrics()
+        self.logger = logger
+        self.started = .now
+    }
+
+    var uptimeSeconds: Double {
+        let elapsed = ContinuousClock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
