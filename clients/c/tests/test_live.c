@@ -1,4 +1,4 @@
-/* Live test against a real rosterd, run by clients/c/tests/test_live.py, which
+/* Live test against a real rosterd, run by clients/c/tests/test_c_live.py, which
  * starts the daemon, seeds a directory over SCIM and passes what it made:
  *
  *   test_live SOCKET DIRECTORY_ID MEMBER_USER NONMEMBER_USER GROUP MIN_REVISION

@@ -3,10 +3,5 @@ C client's live test (clients/c/tests) can use the very same fixtures."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from roster_client.testing import roster, rosterd, seeded  # noqa: F401  (fixtures)
-
-REPO = Path(__file__).resolve().parents[3]
-VECTORS = REPO / "proto" / "testdata" / "vectors.json"
 

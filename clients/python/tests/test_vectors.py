@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf import json_format
 
-from conftest import REPO, VECTORS
 from roster_client import roster_pb2 as pb
 from roster_client.frame import FrameDecodeError, FrameDecoder, FrameTooLarge, TruncatedFrame, encode_frame
 
+REPO = Path(__file__).resolve().parents[3]
+VECTORS = REPO / "proto" / "testdata" / "vectors.json"
 TYPES = {"roster.v1.RequestFrame": pb.RequestFrame, "roster.v1.ResponseFrame": pb.ResponseFrame}
 
 
