@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "rosterctl", targets: ["rosterctl"]),
         .executable(name: "roster-load", targets: ["roster-load"]),
         .library(name: "RosterClient", targets: ["RosterClient"]),
+        .library(name: "RosterCore", targets: ["RosterCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
