@@ -863,7 +863,7 @@ public nonisolated struct Roster_V1_BatchCheckRequest: Sendable {
 
   public var directoryID: String = String()
 
-  /// At most the server's batch limit (default 1000), else INVALID_ARGUMENT.
+  /// At most the server's batch limit (default 10000), else INVALID_ARGUMENT.
   public var checks: [Roster_V1_CheckItem] = []
 
   public var minRevision: UInt64 = 0
@@ -1208,7 +1208,7 @@ public nonisolated struct Roster_V1_WatchRequest: Sendable {
 
   /// Deliver events with revision > from_revision: pass the last revision
   /// fully processed to resume with no gap and no duplicate. 0 = from the
-  /// oldest retained event.
+  /// first event.
   public var fromRevision: UInt64 = 0
 
   /// Only events of this directory; empty = all directories.
@@ -1590,7 +1590,8 @@ public nonisolated struct Roster_V1_BackupRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Absolute path of the file to create; it must not exist (ALREADY_EXISTS).
+  /// Absolute path (else INVALID_ARGUMENT) of the file to create; it must not
+  /// exist (ALREADY_EXISTS).
   public var path: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -438,7 +438,7 @@ struct  Roster__V1__BatchCheckRequest
   ProtobufCMessage base;
   char *directory_id;
   /*
-   * At most the server's batch limit (default 1000), else INVALID_ARGUMENT.
+   * At most the server's batch limit (default 10000), else INVALID_ARGUMENT.
    */
   size_t n_checks;
   Roster__V1__CheckItem **checks;
@@ -687,7 +687,7 @@ struct  Roster__V1__WatchRequest
   /*
    * Deliver events with revision > from_revision: pass the last revision
    * fully processed to resume with no gap and no duplicate. 0 = from the
-   * oldest retained event.
+   * first event.
    */
   uint64_t from_revision;
   /*
@@ -1049,7 +1049,8 @@ struct  Roster__V1__BackupRequest
 {
   ProtobufCMessage base;
   /*
-   * Absolute path of the file to create; it must not exist (ALREADY_EXISTS).
+   * Absolute path (else INVALID_ARGUMENT) of the file to create; it must not
+   * exist (ALREADY_EXISTS).
    */
   char *path;
 };
