@@ -256,6 +256,21 @@ struct JSONTests {
         }
     }
 
+    @Test func largeContainersParseInLinearTime() throws {
+        // A regression guard: appending to a container must not copy it (that was quadratic,
+        // minutes for a 1 MiB array). Generous bound so that slow CI machines pass.
+        let array = "[" + (0..<100_000).map(String.init).joined(separator: ",") + "]"
+        let object = "{" + (0..<30_000).map { "\"k\($0)\":{\"value\":\"v\"}" }.joined(separator: ",") + "}"
+        let clock = ContinuousClock()
+        var counts: [Int?] = []
+        let elapsed = clock.measure {
+            counts.append(try? JSONParser.parse(array).arrayValue?.count)
+            counts.append(try? JSONParser.parse(object).objectValue?.count)
+        }
+        #expect(counts == [100_000, 30_000])
+        #expect(elapsed < .seconds(10), "\(elapsed)")
+    }
+
     // MARK: Fuzz
 
     @Test func randomBytesNeverCrash() {

@@ -85,11 +85,10 @@ private enum ASCII {
     static let closeBrace: UInt8 = 0x7D
 }
 
-/// One open container on the explicit parse stack.
+/// The kind of one open container on the explicit parse stack.
 private enum OpenContainer {
-    case array([JSONValue])
-    /// An object and the key whose value is being parsed.
-    case object(JSONObject, key: String)
+    case array
+    case object
 }
 
 private struct Parser {
@@ -110,7 +109,14 @@ private struct Parser {
         // Skip a UTF-8 byte order mark.
         if buffer.count >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF { position = 3 }
 
-        var stack: [OpenContainer] = []
+        // The open containers, innermost last. Arrays and objects are kept in their own typed
+        // stacks and mutated in place through the subscript, so that appending never copies a
+        // container (popping an enum payload, appending and pushing it back would copy it on
+        // every element: quadratic).
+        var open: [OpenContainer] = []
+        var arrays: [[JSONValue]] = []
+        var objects: [JSONObject] = []
+        var keys: [String] = []
         var value: JSONValue
 
         parseValue: while true {
@@ -118,26 +124,28 @@ private struct Parser {
             guard position < buffer.count else { throw unexpectedEnd(expected: "a value") }
             switch buffer[position] {
             case ASCII.openBrace:
-                try checkDepth(stack.count + 1)
+                try checkDepth(open.count + 1)
                 position += 1
                 skipWhitespace()
                 if position < buffer.count, buffer[position] == ASCII.closeBrace {
                     position += 1
                     value = .object(JSONObject())
                 } else {
-                    let key = try parseKey(afterComma: false)
-                    stack.append(.object(JSONObject(), key: key))
+                    keys.append(try parseKey(afterComma: false))
+                    objects.append(JSONObject())
+                    open.append(.object)
                     continue parseValue
                 }
             case ASCII.openBracket:
-                try checkDepth(stack.count + 1)
+                try checkDepth(open.count + 1)
                 position += 1
                 skipWhitespace()
                 if position < buffer.count, buffer[position] == ASCII.closeBracket {
                     position += 1
                     value = .array([])
                 } else {
-                    stack.append(.array([]))
+                    arrays.append([])
+                    open.append(.array)
                     continue parseValue
                 }
             case ASCII.quote:
@@ -153,7 +161,8 @@ private struct Parser {
                 value = .null
             case ASCII.minus, ASCII.zero...ASCII.nine:
                 value = try parseNumber()
-            case ASCII.closeBracket where isAfterComma(in: stack), ASCII.closeBrace where isAfterComma(in: stack):
+            case ASCII.closeBracket where isAfterComma(inContainer: !open.isEmpty),
+                ASCII.closeBrace where isAfterComma(inContainer: !open.isEmpty):
                 throw unexpectedCharacter(expected: "a value (trailing commas are not allowed)")
             default:
                 throw unexpectedCharacter(expected: "a value")
@@ -162,7 +171,7 @@ private struct Parser {
             // A value is complete: attach it to the innermost open container, closing containers
             // for as long as their closing bracket follows.
             while true {
-                guard let top = stack.popLast() else {
+                guard let kind = open.last else {
                     skipWhitespace()
                     if position < buffer.count {
                         throw unexpectedCharacter(code: .trailingCharacters, expected: "the end of the input after the top-level value")
@@ -170,33 +179,33 @@ private struct Parser {
                     return value
                 }
                 skipWhitespace()
-                switch top {
-                case .array(var elements):
-                    elements.append(value)
+                switch kind {
+                case .array:
+                    arrays[arrays.count - 1].append(value)
                     guard position < buffer.count else { throw unexpectedEnd(expected: "',' or ']'") }
                     switch buffer[position] {
                     case ASCII.comma:
                         position += 1
-                        stack.append(.array(elements))
                         continue parseValue
                     case ASCII.closeBracket:
                         position += 1
-                        value = .array(elements)
+                        open.removeLast()
+                        value = .array(arrays.removeLast())
                     default:
                         throw unexpectedCharacter(expected: "',' or ']' after an array element")
                     }
-                case .object(var members, let key):
-                    members[key] = value
+                case .object:
+                    objects[objects.count - 1][keys.removeLast()] = value
                     guard position < buffer.count else { throw unexpectedEnd(expected: "',' or '}'") }
                     switch buffer[position] {
                     case ASCII.comma:
                         position += 1
-                        let nextKey = try parseKey(afterComma: true)
-                        stack.append(.object(members, key: nextKey))
+                        keys.append(try parseKey(afterComma: true))
                         continue parseValue
                     case ASCII.closeBrace:
                         position += 1
-                        value = .object(members)
+                        open.removeLast()
+                        value = .object(objects.removeLast())
                     default:
                         throw unexpectedCharacter(expected: "',' or '}' after an object member")
                     }
@@ -207,8 +216,8 @@ private struct Parser {
 
     /// Whether the byte before the current position (ignoring whitespace) is a comma inside an
     /// array: used only to word the trailing-comma error.
-    private func isAfterComma(in stack: [OpenContainer]) -> Bool {
-        guard !stack.isEmpty else { return false }
+    private func isAfterComma(inContainer: Bool) -> Bool {
+        guard inContainer else { return false }
         var index = position - 1
         while index >= 0, isWhitespace(buffer[index]) { index -= 1 }
         return index >= 0 && buffer[index] == ASCII.comma

@@ -145,16 +145,20 @@ public enum GroupPatch {
 
     /// User ids from `value eq "id"` clauses joined by `or`; nil for any other filter.
     static func memberIDs(in filter: SCIMFilter) -> [String]? {
-        switch filter {
-        case .or(let left, let right):
-            guard let a = memberIDs(in: left), let b = memberIDs(in: right) else { return nil }
-            return deduplicated(a + b)
-        case .comparison(let path, .eq, .string(let id)):
-            guard path.schema == nil, path.subAttribute == nil, path.name.caseInsensitiveEquals("value") else { return nil }
-            return [id]
-        default:
-            return nil
+        var ids: [String] = []
+        func collect(_ filter: SCIMFilter) -> Bool {
+            switch filter {
+            case .or(let left, let right):
+                return collect(left) && collect(right)
+            case .comparison(let path, .eq, .string(let id)):
+                guard path.schema == nil, path.subAttribute == nil, path.name.caseInsensitiveEquals("value") else { return false }
+                ids.append(id)
+                return true
+            default:
+                return false
+            }
         }
+        return collect(filter) ? deduplicated(ids) : nil
     }
 
     /// User ids from a members value: `[{"value": id, ...}]`, one such object, or (leniently)
