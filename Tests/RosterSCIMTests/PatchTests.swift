@@ -621,6 +621,44 @@ struct GroupPatchTests {
         #expect(result.attributes["externalId"] == .string("e2"))
     }
 
+    @Test func randomOperationSequencesNeverTrap() {
+        var generator = SplitMix64(seed: 0xBADC0DE)
+        let paths = ["", "members", #"members[value eq \"a\"]"#, #"members[value eq \"a\" or value eq \"b\"]"#, "members.value",
+                     #"members[display eq \"x\"]"#, "displayName", "externalId", "id", "meta", "urn:acme:1:Ext", "x[", "members["]
+        let values = [#"[{"value":"a"}]"#, #"[{"value":"b","$ref":null},{"value":"c","display":"C"}]"#, #"{"value":"a"}"#, #""a""#,
+                      "[]", "null", "1", #"[{"value":1}]"#, #"{"displayName":"N","id":"x","members":[{"value":"d"}]}"#, #""New""#,
+                      #"{"members":[]}"#, #"[{"value":"g","type":"Group"}]"#, #"{"k":"v"}"#]
+        let opNames = ["add", "Add", "replace", "Remove", "remove", "REPLACE"]
+        var applied = 0
+        for _ in 0..<2000 {
+            var operations: [String] = []
+            for _ in 0..<(1 + Int(generator.next() % 4)) {
+                var members = [#""op":"\#(opNames[Int(generator.next() % UInt64(opNames.count))])""#]
+                let path = paths[Int(generator.next() % UInt64(paths.count))]
+                if !path.isEmpty { members.append(#""path":"\#(path)""#) }
+                if generator.next() % 4 != 0 { members.append(#""value":\#(values[Int(generator.next() % UInt64(values.count))])"#) }
+                operations.append("{" + members.joined(separator: ",") + "}")
+            }
+            let body = ops(operations.joined(separator: ","))
+            do {
+                let result = try GroupPatch.apply(PatchRequest(bytes: Array(body.utf8)), to: group)
+                #expect(result.attributes["members"] == nil)
+                #expect(result.attributes["id"] == .string("g-1"))
+                #expect((try? GroupFields.extract(from: result.attributes)) != nil)
+                for op in result.memberOps {
+                    switch op {
+                    case .add(let ids), .remove(let ids): #expect(!ids.isEmpty && Set(ids).count == ids.count)
+                    case .removeAll: break
+                    }
+                }
+                applied += 1
+            } catch {
+                #expect(error.status == 400, "\(body): \(error)")
+            }
+        }
+        #expect(applied > 100)  // many generated combinations are (rightly) rejected
+    }
+
     @Test func idempotentMemberOps() {
         let body = ops(#"{"op":"add","path":"members","value":[{"value":"u1"}]},{"op":"replace","path":"displayName","value":"X"}"#)
         let once = applyGroup(body, to: group)

@@ -51,12 +51,14 @@ public struct ISO8601Timestamp: Hashable, Sendable, Comparable {
         self == other ? 0 : (self < other ? -1 : 1)
     }
 
-    /// `2024-05-01T12:00:00.123Z`: UTC, millisecond precision.
+    /// `2024-05-01T12:00:00.123Z`: UTC, millisecond precision; instants outside the years
+    /// 0001...9999 are clamped to them (ISO 8601's four-digit years).
     public var formatted: String {
+        let seconds = min(max(self.seconds, -62_135_596_800), 253_402_300_799)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = Self.civil(fromDays: days)
-        let milliseconds = Int(nanoseconds / 1_000_000)
+        let milliseconds = Int(min(max(nanoseconds, 0), 999_999_999) / 1_000_000)
         func pad(_ value: Int64, _ width: Int) -> String {
             let digits = String(abs(value))
             return (value < 0 ? "-" : "") + String(repeating: "0", count: max(0, width - digits.count)) + digits
