@@ -452,6 +452,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
             record(method: call.method, received: call.received, code: status.code)
         }
         afterCallEnded()
+        flushIfIdle()
     }
 
     // MARK: Watch
@@ -741,17 +742,21 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
 
     private func write(_ frame: Roster_V1_ResponseFrame) {
         do {
-            try output.writeRosterFrame(frame, maxFrameSize: configuration.maxFrameSize)
+            // Results obey the frame limit; status-only frames are small and always go out.
+            let limit = frame.result == nil ? Int(UInt32.max) : configuration.maxFrameSize
+            try output.writeRosterFrame(frame, maxFrameSize: limit)
         } catch let error as RosterProtocolError {
             let status = RosterStatus(
                 .resourceExhausted,
                 "response \(error.message); ask for a smaller page or batch")
             _ = try? output.writeRosterFrame(
-                Roster_V1_ResponseFrame.failure(callID: frame.callID, status, endOfStream: frame.endOfStream))
+                Roster_V1_ResponseFrame.failure(callID: frame.callID, status, endOfStream: frame.endOfStream),
+                maxFrameSize: Int(UInt32.max))
         } catch {
             let status = RosterStatus(.internal, "could not encode the response: \(error)")
             _ = try? output.writeRosterFrame(
-                Roster_V1_ResponseFrame.failure(callID: frame.callID, status, endOfStream: frame.endOfStream))
+                Roster_V1_ResponseFrame.failure(callID: frame.callID, status, endOfStream: frame.endOfStream),
+                maxFrameSize: Int(UInt32.max))
         }
         outputWritten()
     }
