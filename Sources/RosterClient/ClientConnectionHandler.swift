@@ -28,7 +28,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        failAll(closedError ?? .connectionClosed("the connection was closed"))
+        if closedError == nil { closedError = .connectionClosed("the connection was closed") }
+        failAll(closedError!)
         self.context = nil
     }
 

@@ -30,7 +30,7 @@ public final class RosterClient: Sendable {
         public var defaultTimeout: Duration? = nil
         /// Extra time the local timer waits beyond a call's deadline, so the server's own
         /// DEADLINE_EXCEEDED (which says what it was waiting for) normally arrives first.
-        public var localDeadlineGrace: Duration = .milliseconds(50)
+        public var localDeadlineGrace: Duration = .milliseconds(200)
 
         public init() {}
     }
@@ -53,22 +53,26 @@ public final class RosterClient: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> RosterClient {
         let maxFrameSize = configuration.maxFrameSize
+        // The handler is made in the channel initializer, on the channel's event loop; keep a
+        // loop-bound reference to it from there (looking it up in the pipeline later races
+        // with a server that closes the connection at once).
+        let box = HandlerBox()
         do {
             let channel = try await ClientBootstrap(group: eventLoopGroup)
                 .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        let handler = ClientConnectionHandler()
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(FrameDecoder(maxFrameSize: maxFrameSize)))
-                        try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler())
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                        box.handler.withLock { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
                     }
                 }
                 .connect(unixDomainSocketPath: socketPath).get()
-            let handler = try await channel.eventLoop.submit {
-                NIOLoopBound(
-                    try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self),
-                    eventLoop: channel.eventLoop)
-            }.get()
+            guard let handler = box.handler.withLock({ $0 }) else {
+                throw RosterClientError.connectionClosed("the connection closed during setup")
+            }
             return RosterClient(channel: channel, handler: handler, configuration: configuration)
         } catch {
             throw RosterClientError(
@@ -324,4 +328,8 @@ public final class RosterClient: Sendable {
         request.limit = UInt32(clamping: limit)
         return try await call(.audit(request), timeout: timeout).audit.records
     }
+}
+
+private final class HandlerBox: Sendable {
+    let handler = Mutex<NIOLoopBound<ClientConnectionHandler>?>(nil)
 }

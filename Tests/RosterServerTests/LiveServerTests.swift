@@ -68,9 +68,14 @@ struct LiveServerTests {
                     minRevision: backend.revision + 100, timeout: .milliseconds(100))
             }
             let elapsed = ContinuousClock.now - started
-            #expect(error?.code == .callFailed)
             #expect(error?.statusCode == .deadlineExceeded)
-            #expect(error?.message.contains("did not reach min_revision") == true)
+            // Normally the server's answer (which says what it waited for) wins; on a loaded
+            // machine the client's local timer may fire first.
+            if error?.code == .callFailed {
+                #expect(error?.message.contains("did not reach min_revision") == true)
+            } else {
+                #expect(error?.code == .deadlineExceeded)
+            }
             #expect(elapsed >= .milliseconds(100) && elapsed < .seconds(3))
             // The connection is still good.
             #expect(try await client.health().status == "SERVING")
