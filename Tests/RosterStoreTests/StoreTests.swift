@@ -97,6 +97,9 @@ struct StoreTests {
         let rows = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM memberships") }
         #expect(rows == 0)
         #expect(try store.publisher.current.check(directoryID: directory.id, user: .id("u1"), group: .id("g1")).reason == .userSuspended)
+        // The groups' versions moved with their members, in the rows as in the index.
+        let verify = try await store.verify()
+        #expect(verify.ok, "\(verify.differences)")
     }
 
     @Test("a failure in the middle of a mutation leaves the store and the published index unchanged")

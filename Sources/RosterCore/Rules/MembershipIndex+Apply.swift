@@ -8,6 +8,8 @@ struct ApplyContext {
     var events: [Event] = []
     var changes: [StoreChange] = []
     var notes: [String] = []
+    /// Groups whose membership changed (their version moves; the store must record it).
+    var touchedGroups: [String] = []
 
     mutating func emit(
         _ kind: Event.Kind, directoryID: String, userID: String? = nil, groupID: String? = nil,
@@ -55,6 +57,16 @@ extension MembershipIndex {
             try next.deleteGroup(directoryID: directoryID, id: id, cause: cause, &context)
         case .none(let directoryID):
             _ = try next.directoryEntry(directoryID)
+        }
+        // A membership change moves the group's version: make sure the store row follows.
+        let written = Set(context.changes.compactMap { change -> String? in
+            if case .putGroup(let g, _) = change { return g.id }
+            if case .deleteGroup(let id) = change { return id }
+            return nil
+        })
+        var seen = Set<String>()
+        for groupID in context.touchedGroups where !written.contains(groupID) && seen.insert(groupID).inserted {
+            if let record = next.groups[groupID]?.record { context.changes.append(.putGroup(record, resource: nil)) }
         }
         next.revision = context.revision
         self = next
@@ -227,6 +239,7 @@ extension MembershipIndex {
                 group.record.version = context.revision
                 groups[groupID] = group
                 context.changes.append(.removeMember(groupKey: group.key, userKey: entry.key))
+                context.touchedGroups.append(groupID)
                 context.emit(.groupUserRemoved, directoryID: directoryID, userID: id, groupID: groupID, cause: cause)
             }
             membershipCount -= entry.groups.count
@@ -346,6 +359,7 @@ extension MembershipIndex {
         directory.membershipCount += 1
         directories[directoryID] = directory
         context.changes.append(.addMember(groupKey: group.key, userKey: user.key))
+        context.touchedGroups.append(groupID)
         context.emit(.groupUserAdded, directoryID: directoryID, userID: userID, groupID: groupID)
         return true
     }
@@ -368,6 +382,7 @@ extension MembershipIndex {
         directory.membershipCount -= 1
         directories[directoryID] = directory
         context.changes.append(.removeMember(groupKey: group.key, userKey: user.key))
+        context.touchedGroups.append(groupID)
         context.emit(.groupUserRemoved, directoryID: directoryID, userID: userID, groupID: groupID, cause: cause)
         return true
     }
@@ -451,15 +466,8 @@ extension MembershipIndex {
                 context.emit(.groupUpdated, directoryID: directoryID, groupID: id)
             }
         }
-        let before = context.changes.count
         try apply(memberOps: memberOps, groupID: id, directoryID: directoryID, cause: cause, &context)
         let record = groups[id]?.record ?? entry.record
-        if context.changes.count != before && draft == nil {
-            // Membership changes move the group's version; the store needs the new version too.
-            context.changes.append(.putGroup(record, resource: nil))
-        } else if context.changes.count != before, let draft {
-            context.changes.append(.putGroup(record, resource: draft.resource))
-        }
         return record
     }
 

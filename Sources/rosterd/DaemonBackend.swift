@@ -1,0 +1,68 @@
+import RosterCore
+import RosterServer
+import RosterStore
+
+/// The lookup API's view of the store: the socket server never touches SQLite itself.
+struct DaemonBackend: RosterBackend {
+    let store: RosterStore
+    /// The SCIM base URL of a directory (known only once the HTTP listener has bound its port).
+    let scimBaseURL: @Sendable (String) -> String
+
+    var publisher: IndexPublisher { store.publisher }
+
+    func events(after revision: UInt64, directoryID: String?, limit: Int) async throws -> [Event] {
+        try store.events(after: revision, directoryID: directoryID, limit: limit)
+    }
+
+    func userResourceJSON(directoryID: String, userID: String) async throws -> String? {
+        try store.user(directoryID: directoryID, id: userID).map { JSONSerializer.serializeToString(.object($0.resource)) }
+    }
+
+    func groupResourceJSON(directoryID: String, groupID: String) async throws -> String? {
+        try store.group(directoryID: directoryID, id: groupID).map { JSONSerializer.serializeToString(.object($0.resource)) }
+    }
+
+    func createDirectory(name: String, provider: ProviderKind, policy: MembershipPolicy) async throws -> CreatedDirectory {
+        let (directory, token) = try await store.createDirectory(name: name, provider: provider, policy: policy)
+        return CreatedDirectory(directory: directory, scimBaseURL: scimBaseURL(directory.id), token: token)
+    }
+
+    func rotateToken(directoryID: String) async throws -> RotatedToken {
+        guard store.publisher.current.directory(directoryID) != nil else {
+            throw RosterError(.directoryNotFound, "no directory with id '\(directoryID)'")
+        }
+        return RotatedToken(token: try await store.rotateToken(directoryID: directoryID), liveTokens: 2)
+    }
+
+    func deleteDirectory(id: String) async throws -> UInt64 {
+        try await store.deleteDirectory(id: id).revision
+    }
+
+    func deleteGroup(directoryID: String, groupID: String) async throws -> DeletedGroup {
+        let applied = try await store.deleteGroup(directoryID: directoryID, groupID: groupID)
+        return DeletedGroup(
+            revision: applied.revision,
+            membershipsRemoved: applied.events.filter { $0.kind == .groupUserRemoved }.count)
+    }
+
+    func verify() async throws -> LookupVerifyReport {
+        let report = try await store.verify()
+        return LookupVerifyReport(
+            ok: report.ok, differences: report.differences, usersChecked: report.users, groupsChecked: report.groups,
+            membershipsChecked: report.memberships, revision: report.revision)
+    }
+
+    func backup(to path: String) async throws -> LookupBackupResult {
+        let result = try await store.backup(to: path)
+        return LookupBackupResult(path: result.path, bytes: result.bytes, revision: result.revision)
+    }
+
+    func audit(directoryID: String?, sinceUnixMs: Int64, limit: Int) async throws -> [LookupAuditEntry] {
+        try store.audit(directoryID: directoryID, since: sinceUnixMs, limit: limit).reversed().map { entry in
+            LookupAuditEntry(
+                revision: entry.revision ?? 0, time: entry.time, directoryID: entry.directoryID ?? "",
+                method: entry.method, path: entry.path, httpStatus: entry.status, outcome: entry.outcome,
+                detail: entry.detail, durationMicroseconds: UInt64(max(0, entry.durationMicroseconds)))
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RosterCore
+import RosterStore
+
+/// Every rosterd flag. Each can also come from the environment variable named in its help;
+/// a flag given on the command line wins over the environment.
+struct DaemonOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Directory for the database and the socket (env ROSTER_DATA_DIR).")
+    var dataDir: String?
+
+    @Option(help: "Unix socket path of the lookup API (env ROSTER_SOCKET; default <data-dir>/roster.sock).")
+    var socket: String?
+
+    @Option(
+        name: .customLong("scim-listen"),
+        help: "HOST:PORT of the SCIM HTTP endpoint (env ROSTER_SCIM_LISTEN; default 127.0.0.1:8080; port 0 picks a free port).")
+    var scimListen: String?
+
+    @Option(
+        name: .customLong("public-url"),
+        help: "Base URL providers reach the SCIM endpoint at, when behind a proxy (default http://<scim-listen>).")
+    var publicURL: String?
+
+    @Option(name: .customLong("ready-file"), help: "Write {\"pid\",\"socket\",\"scim_url\",\"revision\"} as JSON here once serving.")
+    var readyFile: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env ROSTER_LOG_LEVEL).")
+    var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: "text or json (env ROSTER_LOG_FORMAT).")
+    var logFormat: String?
+
+    @Option(help: "full (a 2xx survives power loss) or normal (may lose the last writes on power loss, never on a crash).")
+    var synchronous: String = "full"
+
+    @Option(name: .customLong("max-batch"), help: "Most SCIM writes committed in one transaction (1 turns group commit off).")
+    var maxBatch: Int = 256
+
+    @Option(name: .customLong("socket-mode"), help: "Octal file mode of the socket.")
+    var socketMode: String = "0660"
+
+    @Option(name: .customLong("allow-uid"), help: "Peer uid allowed to connect to the socket (repeatable; default: anyone the file mode lets in).")
+    var allowUIDs: [UInt32] = []
+
+    @Option(name: .customLong("admin-uid"), help: "Peer uid allowed to call admin methods (repeatable; default: the daemon's own uid and root).")
+    var adminUIDs: [UInt32] = []
+
+    @Option(name: .customLong("max-frame-size"), help: "Largest lookup-API frame in bytes.")
+    var maxFrameSize: Int = 4 * 1024 * 1024
+
+    @Option(name: .customLong("max-connections"), help: "Most simultaneous socket connections.")
+    var maxConnections: Int = 4096
+
+    @Option(name: .customLong("max-in-flight"), help: "Most calls in flight on one socket connection.")
+    var maxInFlight: Int = 1024
+
+    @Option(name: .customLong("max-body-size"), help: "Largest SCIM request body in bytes (larger answers 413).")
+    var maxBodySize: Int = 1024 * 1024
+
+    @Option(name: .customLong("max-page-size"), help: "Largest SCIM page (count is clamped to it).")
+    var maxPageSize: Int = 1000
+
+    @Option(name: .customLong("max-patch-operations"), help: "Most operations in one SCIM PATCH.")
+    var maxPatchOperations: Int = 1000
+
+    @Option(name: .customLong("max-members-per-request"), help: "Most group members in one SCIM request.")
+    var maxMembersPerRequest: Int = 10_000
+
+    @Option(name: .customLong("event-retention-days"), help: "Keep events at least this many days.")
+    var eventRetentionDays: Int = 30
+
+    @Option(name: .customLong("event-retention-count"), help: "Keep at least this many newest events.")
+    var eventRetentionCount: Int = 10_000_000
+
+    @Option(
+        name: .customLong("bootstrap-directory"),
+        help: "Make sure a directory with this name exists and print its SCIM URL and a fresh token (for local use).")
+    var bootstrapDirectory: String?
+
+    @Option(name: .customLong("bootstrap-provider"), help: "Provider kind of the bootstrap directory.")
+    var bootstrapProvider: String = "generic"
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    var resolvedDataDir: String { Self.absolute(dataDir ?? environment["ROSTER_DATA_DIR"] ?? "./roster-data") }
+    var resolvedSocket: String { Self.absolute(socket ?? environment["ROSTER_SOCKET"] ?? resolvedDataDir + "/roster.sock") }
+
+    /// Paths are made absolute once, so logs, the ready file and printed hints name them exactly.
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let cwd = FileManager.default.currentDirectoryPath
+        var relative = Substring(path)
+        while relative.hasPrefix("./") { relative = relative.dropFirst(2) }
+        return relative.isEmpty ? cwd : cwd + "/" + relative
+    }
+    var resolvedListen: String { scimListen ?? environment["ROSTER_SCIM_LISTEN"] ?? "127.0.0.1:8080" }
+    var resolvedLogFormat: String { logFormat ?? environment["ROSTER_LOG_FORMAT"] ?? "text" }
+
+    func resolvedLogLevel() throws -> Logger.Level {
+        let text = logLevel ?? environment["ROSTER_LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical (got '\(text)')")
+        }
+        return level
+    }
+
+    /// The SCIM listen address split into host and port.
+    func listenAddress() throws -> (host: String, port: Int) {
+        let text = resolvedListen
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
+            throw ValidationError("--scim-listen must be HOST:PORT with a port from 0 to 65535 (got '\(text)')")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    func storeConfiguration() throws -> StoreConfiguration {
+        var config = StoreConfiguration(path: resolvedDataDir + "/roster.sqlite")
+        guard let sync = StoreConfiguration.Synchronous(rawValue: synchronous.lowercased()) else {
+            throw ValidationError("--synchronous must be full or normal (got '\(synchronous)')")
+        }
+        guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
+        config.synchronous = sync
+        config.maxBatch = maxBatch
+        config.eventRetentionDays = max(0, eventRetentionDays)
+        config.eventRetentionCount = max(0, eventRetentionCount)
+        return config
+    }
+
+    func validate() throws {
+        _ = try resolvedLogLevel()
+        _ = try listenAddress()
+        _ = try storeConfiguration()
+        guard ["text", "json"].contains(resolvedLogFormat) else {
+            throw ValidationError("--log-format must be text or json (got '\(resolvedLogFormat)')")
+        }
+        guard UInt32(socketMode, radix: 8) != nil else {
+            throw ValidationError("--socket-mode must be an octal mode such as 0660 (got '\(socketMode)')")
+        }
+        guard ProviderKind(rawValue: bootstrapProvider) != nil else {
+            throw ValidationError("--bootstrap-provider must be okta, entra, onelogin, jumpcloud or generic")
+        }
+        for (name, value) in [
+            ("--max-frame-size", maxFrameSize), ("--max-connections", maxConnections), ("--max-in-flight", maxInFlight),
+            ("--max-body-size", maxBodySize), ("--max-page-size", maxPageSize),
+            ("--max-patch-operations", maxPatchOperations), ("--max-members-per-request", maxMembersPerRequest),
+        ] where value < 1 {
+            throw ValidationError("\(name) must be at least 1 (got \(value))")
+        }
+    }
+}

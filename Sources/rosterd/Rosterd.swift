@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import RosterCore
+import RosterHTTP
+import RosterSCIM
+import RosterServer
+import RosterStore
+import ServiceLifecycle
+import UnixSignals
+
+/// rosterd: the Roster sidecar daemon. One process runs the store (single writer), the SCIM
+/// HTTP endpoint and the lookup API socket in one ServiceGroup; SIGTERM/SIGINT shut it down
+/// gracefully (stop accepting, finish in-flight calls, end Watch streams, exit 0).
+@main
+struct Rosterd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rosterd",
+        abstract: "Roster: SCIM 2.0 directory sync with a membership lookup API on a Unix socket.",
+        discussion: """
+            Providers push SCIM to http://<scim-listen>/scim/v2/<directory-id> with the directory's bearer token.
+            Apps ask "is user U in group G, and active?" on the Unix socket (proto/roster/v1/roster.proto).
+            Create a directory with `rosterctl directory create NAME --provider okta`, or start with
+            --bootstrap-directory NAME to get one printed here.
+            """)
+
+    @OptionGroup var options: DaemonOptions
+
+    func run() async throws {
+        let level = try options.resolvedLogLevel()
+        let format = options.resolvedLogFormat
+        LoggingSystem.bootstrap { label in
+            if format == "json" {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var logger = Logger(label: "rosterd")
+        logger.logLevel = level
+
+        let dataDir = options.resolvedDataDir
+        do {
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        } catch {
+            throw DaemonFailure("cannot create the data directory \(dataDir): \(error.localizedDescription)")
+        }
+        let store: RosterStore
+        do {
+            store = try RosterStore.open(try options.storeConfiguration(), logger: logger)
+        } catch let error as StoreError {
+            throw DaemonFailure(error.message)
+        }
+
+        let (host, port) = try options.listenAddress()
+        let boundPort = BoundPort()
+        let publicURL = options.publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        var scimConfig = SCIMConfiguration(publicBaseURL: publicURL)
+        scimConfig.maxBodySize = options.maxBodySize
+        scimConfig.maxPageSize = options.maxPageSize
+        scimConfig.maxPatchOperations = options.maxPatchOperations
+        scimConfig.maxMembersPerRequest = options.maxMembersPerRequest
+        let scimService = SCIMService(store: store, configuration: scimConfig, logger: logger)
+        let backend = DaemonBackend(
+            store: store,
+            scimBaseURL: { [options] directoryID in
+                let base = options.publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(boundPort.value ?? port)"
+                return "\(base.hasSuffix("/") ? String(base.dropLast()) : base)/scim/v2/\(directoryID)"
+            })
+
+        var serverConfig = RosterServer.Configuration(socketPath: options.resolvedSocket)
+        serverConfig.socketMode = UInt32(options.socketMode, radix: 8) ?? 0o660
+        serverConfig.allowedPeerUIDs = options.allowUIDs.isEmpty ? nil : Set(options.allowUIDs)
+        if !options.adminUIDs.isEmpty { serverConfig.adminUIDs = Set(options.adminUIDs) }
+        serverConfig.maxConnections = options.maxConnections
+        serverConfig.maxInFlightCallsPerConnection = options.maxInFlight
+        serverConfig.maxFrameSize = options.maxFrameSize
+        serverConfig.version = RosterVersion.current
+        let socketServer = RosterServer(configuration: serverConfig, backend: backend, logger: logger)
+
+        let readiness = Readiness(
+            logger: logger, readyFile: options.readyFile, socketPath: options.resolvedSocket, store: store, host: host,
+            publicURL: options.publicURL, bootstrap: options.bootstrapDirectory.map { ($0, options.bootstrapProvider) },
+            backend: backend)
+        let app = SCIMHTTPServer.makeApplication(
+            service: scimService, host: host, port: port, registry: registry, logger: logger,
+            onListening: { actual in
+                boundPort.set(actual)
+                await readiness.httpReady(port: actual)
+            })
+        let maintenance = MaintenanceService(store: store, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: maintenance),
+                    .init(service: socketServer, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: ReadyWaiter(readiness: readiness, server: socketServer)),
+                    .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            store.close()
+            throw DaemonFailure("rosterd stopped: \(error)")
+        }
+        store.close()
+        logger.info("rosterd stopped", metadata: ["roster.revision": "\(store.publisher.revision)"])
+    }
+}
+
+/// A fatal startup error: printed as one clear line, exit status 1.
+struct DaemonFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = "rosterd: \(description)" }
+}
+
+enum RosterVersion {
+    static let current = "0.1.0"
+}
+
+/// The port the SCIM listener actually bound (it differs from the flag when that is 0).
+final class BoundPort: Sendable {
+    private let storage = Mutex<Int?>(nil)
+    var value: Int? { storage.withLock { $0 } }
+    func set(_ port: Int) { storage.withLock { $0 = port } }
+}
+
+import Synchronization
