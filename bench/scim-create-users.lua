@@ -1,0 +1,29 @@
+-- wrk script: POST a new user on every request (unique userName per thread and request).
+-- Usage: wrk -s bench/scim-create-users.lua ... BASE_URL   (BASE_URL = .../scim/v2/<dir>)
+-- env: ROSTER_TOKEN
+local counter = 0
+local thread_id = 0
+local token = os.getenv("ROSTER_TOKEN")
+
+function setup(thread)
+  thread:set("thread_id", thread_id)
+  thread_id = thread_id + 1
+end
+
+function init(args)
+  prefix = "t" .. tostring(thread_id) .. "-" .. tostring(os.time()) .. "-"
+end
+
+function request()
+  counter = counter + 1
+  local body = '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"' ..
+    prefix .. counter .. '@bench.example","active":true}'
+  return wrk.format("POST", wrk.path .. "/Users",
+    {["Content-Type"] = "application/scim+json", ["Authorization"] = "Bearer " .. token}, body)
+end
+
+function response(status, headers, body)
+  if status ~= 201 then
+    io.stderr:write("unexpected status " .. status .. "\n")
+  end
+end

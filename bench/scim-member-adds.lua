@@ -1,0 +1,26 @@
+-- wrk script: PATCH-add one member per request to one group, cycling through the user ids in
+-- USERS_FILE (one SCIM id per line). Adds of a user already in the group are idempotent writes.
+-- env: ROSTER_TOKEN, ROSTER_GROUP, USERS_FILE
+local token = os.getenv("ROSTER_TOKEN")
+local group = os.getenv("ROSTER_GROUP")
+local ids = {}
+for line in io.lines(os.getenv("USERS_FILE")) do ids[#ids + 1] = line end
+local i = 0
+
+function init(args)
+  i = math.random(#ids)
+end
+
+function request()
+  i = (i % #ids) + 1
+  local body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[' ..
+    '{"op":"add","path":"members","value":[{"value":"' .. ids[i] .. '"}]}]}'
+  return wrk.format("PATCH", wrk.path .. "/Groups/" .. group,
+    {["Content-Type"] = "application/scim+json", ["Authorization"] = "Bearer " .. token}, body)
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    io.stderr:write("unexpected status " .. status .. "\n")
+  end
+end
