@@ -160,9 +160,11 @@ def test_watch_history_order_live_tail_and_resume(roster: RosterClient, seeded: 
         assert any(e.kind == "group.user_added" and e.user_id == seeded.alice_id for e in history)
         assert all(e.time_unix_ms > 1_600_000_000_000 for e in history)
 
-        # Live tail: suspension removes the membership with cause user_suspended.
+        # Live tail: suspension removes the membership with cause user_suspended. The write
+        # after it ensures every event of the suspension's revision has been read.
         suspended_at = seeded.scim.set_active(seeded.alice_id, False)
-        live = _read_until_revision(stream, suspended_at)
+        _, after = seeded.scim.create_user("marker-2@example.com")
+        live = _read_until_revision(stream, after)
         at_suspension = [e for e in live if e.revision == suspended_at]
         assert any(e.kind == "user.suspended" and e.user_id == seeded.alice_id for e in at_suspension)
         assert any(
