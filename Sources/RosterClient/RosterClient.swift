@@ -150,10 +150,16 @@ public final class RosterClient: Sendable {
         frame.watch.fromRevision = fromRevision
         frame.watch.directoryID = directoryID ?? ""
         var buffer = channel.allocator.buffer(capacity: 64)
-        _ = try? buffer.writeRosterFrame(frame, maxFrameSize: configuration.maxFrameSize)
-        let encoded = buffer
         let (stream, continuation) = AsyncThrowingStream.makeStream(
             of: Roster_V1_WatchEvent.self, throwing: (any Error).self)
+        do {
+            try buffer.writeRosterFrame(frame, maxFrameSize: configuration.maxFrameSize)
+        } catch {
+            continuation.finish(
+                throwing: RosterClientError(.invalidRequest, RosterStatus(.invalidArgument, "\(error)"), callID: callID))
+            return stream
+        }
+        let encoded = buffer
         let handler = self.handler
         continuation.onTermination = { termination in
             if case .cancelled = termination {

@@ -128,6 +128,10 @@ public final class RosterServer: Service, Sendable {
                     channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
                 }
             }
+            if !shutdownRequested.load(ordering: .relaxed) {
+                // The listening socket failed on its own: take the connections down with it.
+                for channel in connections.beginShutdown() { channel.close(promise: nil) }
+            }
             await connections.waitUntilEmpty()
         } onCancel: {
             shutdownRequested.store(true, ordering: .relaxed)

@@ -11,36 +11,24 @@ import RosterProtocol
 /// - `roster_lookup_call_errors_total{code}`: calls that ended with a non-OK status.
 /// - `roster_lookup_connections`: open connections.
 final class ServerMetrics: Sendable {
-    let checks: [CheckReason: Counter]
+    /// Indexed like `CheckReason.allCases`.
+    let checks: [Counter]
     let checkErrors: Counter
-    let durations: [String: Metrics.Timer]
-    let otherDuration: Metrics.Timer
+    /// Indexed by `MethodLabel.rawValue`.
+    let durations: [Metrics.Timer]
     let errors: [Int: Counter]
     let connections: Gauge
 
-    static let methodNames = [
-        "Check", "BatchCheck", "ListUserGroups", "ListGroupMembers", "GetUser", "GetGroup", "Watch", "Cancel",
-        "Health", "Stats", "CreateDirectory", "ListDirectories", "RotateToken", "DeleteDirectory", "DeleteGroup",
-        "Verify", "Backup", "Audit",
-    ]
-
     init() {
-        var checks: [CheckReason: Counter] = [:]
-        for reason in CheckReason.allCases {
-            checks[reason] = Counter(label: "roster_lookup_checks_total", dimensions: [("reason", reason.rawValue)])
+        checks = CheckReason.allCases.map { reason in
+            Counter(label: "roster_lookup_checks_total", dimensions: [("reason", reason.rawValue)])
         }
-        self.checks = checks
         checkErrors = Counter(label: "roster_lookup_checks_total", dimensions: [("reason", "ERROR")])
-        var durations: [String: Metrics.Timer] = [:]
-        for name in Self.methodNames {
-            durations[name] = Metrics.Timer(
-                label: "roster_lookup_call_duration_seconds", dimensions: [("method", name)],
+        durations = MethodLabel.allCases.map { method in
+            Metrics.Timer(
+                label: "roster_lookup_call_duration_seconds", dimensions: [("method", method.name)],
                 preferredDisplayUnit: .seconds)
         }
-        self.durations = durations
-        otherDuration = Metrics.Timer(
-            label: "roster_lookup_call_duration_seconds", dimensions: [("method", "other")],
-            preferredDisplayUnit: .seconds)
         var errors: [Int: Counter] = [:]
         for raw in 1...16 {
             let code = Roster_V1_Code(rawValue: raw) ?? .unknown
@@ -51,7 +39,18 @@ final class ServerMetrics: Sendable {
     }
 
     func recordCheck(_ reason: CheckReason) {
-        checks[reason]?.increment()
+        checks[Self.reasonIndex(reason)].increment()
+    }
+
+    static func reasonIndex(_ reason: CheckReason) -> Int {
+        switch reason {
+        case .member: 0
+        case .notMember: 1
+        case .userSuspended: 2
+        case .userDeleted: 3
+        case .userUnknown: 4
+        case .groupUnknown: 5
+        }
     }
 
     func recordCheckError() {
@@ -62,11 +61,78 @@ final class ServerMetrics: Sendable {
         connections.record(count)
     }
 
-    func recordDuration(method: String, nanoseconds: Int64) {
-        (durations[method] ?? otherDuration).recordNanoseconds(nanoseconds)
+    func recordDuration(method: MethodLabel, nanoseconds: Int64) {
+        durations[method.rawValue].recordNanoseconds(nanoseconds)
     }
 
     func recordError(_ code: Roster_V1_Code) {
         errors[code.rawValue]?.increment()
+    }
+}
+
+/// A call's method as a small integer: the metric label and log name, without hashing strings
+/// on the hot path.
+enum MethodLabel: Int, CaseIterable, Sendable {
+    case check, batchCheck, listUserGroups, listGroupMembers, getUser, getGroup, watch, cancel, health, stats
+    case createDirectory, listDirectories, rotateToken, deleteDirectory, deleteGroup, verify, backup, audit
+    /// A frame without a (known) method.
+    case other
+
+    init(_ method: Roster_V1_RequestFrame.OneOf_Method?) {
+        switch method {
+        case .check: self = .check
+        case .batchCheck: self = .batchCheck
+        case .listUserGroups: self = .listUserGroups
+        case .listGroupMembers: self = .listGroupMembers
+        case .getUser: self = .getUser
+        case .getGroup: self = .getGroup
+        case .watch: self = .watch
+        case .cancel: self = .cancel
+        case .health: self = .health
+        case .stats: self = .stats
+        case .createDirectory: self = .createDirectory
+        case .listDirectories: self = .listDirectories
+        case .rotateToken: self = .rotateToken
+        case .deleteDirectory: self = .deleteDirectory
+        case .deleteGroup: self = .deleteGroup
+        case .verify: self = .verify
+        case .backup: self = .backup
+        case .audit: self = .audit
+        case nil: self = .other
+        }
+    }
+
+    /// The name in the proto's service block, e.g. `ListUserGroups`.
+    var name: String {
+        switch self {
+        case .check: "Check"
+        case .batchCheck: "BatchCheck"
+        case .listUserGroups: "ListUserGroups"
+        case .listGroupMembers: "ListGroupMembers"
+        case .getUser: "GetUser"
+        case .getGroup: "GetGroup"
+        case .watch: "Watch"
+        case .cancel: "Cancel"
+        case .health: "Health"
+        case .stats: "Stats"
+        case .createDirectory: "CreateDirectory"
+        case .listDirectories: "ListDirectories"
+        case .rotateToken: "RotateToken"
+        case .deleteDirectory: "DeleteDirectory"
+        case .deleteGroup: "DeleteGroup"
+        case .verify: "Verify"
+        case .backup: "Backup"
+        case .audit: "Audit"
+        case .other: "other"
+        }
+    }
+
+    var isAdmin: Bool {
+        switch self {
+        case .createDirectory, .listDirectories, .rotateToken, .deleteDirectory, .deleteGroup, .verify, .backup, .audit:
+            true
+        default:
+            false
+        }
     }
 }

@@ -285,7 +285,7 @@ struct ConnectionStateMachineTests {
     typealias Machine = RosterConnectionHandler.StateMachine
 
     static func call(_ watch: Bool = false) -> RosterConnectionHandler.Call {
-        RosterConnectionHandler.Call(method: watch ? "Watch" : "Check", received: .now(), timeoutMs: 0, isWatch: watch)
+        RosterConnectionHandler.Call(method: watch ? .watch : .check, received: .now(), timeoutMs: 0, isWatch: watch)
     }
 
     @Test("admission order: call 0, shutdown, missing method, admin, cancel, duplicates")

@@ -337,7 +337,9 @@ struct LiveServerTests {
                     return error
                 }
             }
-            try await Task.sleep(for: .milliseconds(100))
+            // Both calls are in flight on the server: Verify in the back end, Watch waiting.
+            #expect(try await eventually { backend.slowCallsStarted.load(ordering: .relaxed) == 1 })
+            #expect(try await eventually { backend.eventsCalls.load(ordering: .relaxed) >= 1 })
             await running.group.triggerGracefulShutdown()
             let report = try await verify
             #expect(report.ok)
@@ -419,16 +421,19 @@ struct LiveServerTests {
             #expect(socket.send(Array(frame.readableBytesView)))
             // Let the server fill the socket buffer and its own write buffer, then check that it
             // stopped asking the back end for more.
+            // (Stable means: unchanged over three samples 100 ms apart, after several pages.)
             var previous = -1
+            var unchanged = 0
             var stable = false
-            for _ in 0..<50 {
+            for _ in 0..<100 {
                 try await Task.sleep(for: .milliseconds(100))
                 let now = backend.eventsCalls.load(ordering: .relaxed)
-                if now == previous && now > 0 {
+                unchanged = now == previous ? unchanged + 1 : 0
+                previous = now
+                if unchanged >= 3 && now >= 3 {
                     stable = true
                     break
                 }
-                previous = now
             }
             #expect(stable)
             let pages = backend.eventsCalls.load(ordering: .relaxed)

@@ -8,7 +8,7 @@ extension RosterConnectionHandler {
     struct Call {
         /// Distinguishes this call from a later one that reuses its id.
         var serial: UInt64 = 0
-        var method: String
+        var method: MethodLabel
         var received: NIODeadline
         var timeoutMs: UInt32
         var isWatch: Bool = false
@@ -99,7 +99,7 @@ extension RosterConnectionHandler {
             if case .cancel(let request) = method {
                 return .cancel(target: request.targetCallID)
             }
-            if calls[callID] != nil {
+            if !calls.isEmpty, calls[callID] != nil {
                 return .reject(
                     RosterStatus(.invalidArgument, "call_id \(callID) is already in flight on this connection"))
             }

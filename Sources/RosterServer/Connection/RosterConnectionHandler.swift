@@ -154,16 +154,16 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         case .connectionError(let status):
             connectionError(status)
         case .reject(let status):
-            let method = frame.method?.methodName ?? "other"
+            let method = MethodLabel(frame.method)
             if status.code == .permissionDenied {
-                logger.notice("admin call denied", metadata: ["roster.method": "\(method)"])
+                logger.notice("admin call denied", metadata: ["roster.method": "\(method.name)"])
             }
             writeFailure(callID, status)
             record(method: method, received: received, code: status.code)
         case .cancel(let target):
             cancelCall(target, by: callID)
             writeResult(callID, .cancel(Roster_V1_CancelResponse()))
-            record(method: "Cancel", received: received, code: .ok)
+            record(method: .cancel, received: received, code: .ok)
         case .dispatch:
             // `receive` only dispatches frames that have a method.
             guard let method = frame.method else { return }
@@ -172,10 +172,11 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
                 return
             }
             let minRevision = method.minRevision
-            if minRevision > 0, publisher.revision < minRevision {
+            let index = publisher.current
+            if minRevision > index.revision {
                 waitForRevision(callID, method, minRevision: minRevision, timeoutMs: frame.timeoutMs, received: received)
             } else {
-                run(callID, method, timeoutMs: frame.timeoutMs, received: received, serial: nil)
+                run(callID, method, index: index, timeoutMs: frame.timeoutMs, received: received, serial: nil)
             }
         }
         flushIfIdle()
@@ -184,11 +185,10 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     /// Runs a call whose `min_revision` (if any) is visible. `serial` is set when the call is
     /// already registered (it waited for a revision).
     private func run(
-        _ callID: UInt64, _ method: Roster_V1_RequestFrame.OneOf_Method, timeoutMs: UInt32, received: NIODeadline,
-        serial: UInt64?
+        _ callID: UInt64, _ method: Roster_V1_RequestFrame.OneOf_Method, index: MembershipIndex, timeoutMs: UInt32,
+        received: NIODeadline, serial: UInt64?
     ) {
-        let index = publisher.current
-        let name = method.methodName
+        let name = MethodLabel(method)
         do throws(RosterStatus) {
             switch method {
             case .check(let request):
@@ -348,7 +348,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
 
             case .watch, .cancel:
                 // Handled before `run`; kept total so no input can trap.
-                throw RosterStatus(.internal, "\(name) cannot run here")
+                throw RosterStatus(.internal, "\(name.name) cannot run here")
             }
         } catch {
             fail(callID, serial: serial, method: name, received: received, status: error)
@@ -377,7 +377,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         received: NIODeadline
     ) {
         let call = Call(
-            method: method.methodName, received: received, timeoutMs: timeoutMs, pending: method,
+            method: MethodLabel(method), received: received, timeoutMs: timeoutMs, pending: method,
             minRevision: minRevision)
         guard let serial = register(callID, call) else { return }
         let bound = loopBound
@@ -399,7 +399,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
             $0.pending = nil
             $0.waiter = nil
         }
-        run(callID, method, timeoutMs: call.timeoutMs, received: call.received, serial: serial)
+        run(callID, method, index: publisher.current, timeoutMs: call.timeoutMs, received: call.received, serial: serial)
         flushIfIdle()
     }
 
@@ -412,11 +412,11 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     ) {
         logger.info("admin call", metadata: ["roster.method": "\(method.methodName)", "roster.call.id": "\(callID)"])
         startBackendCall(
-            callID, method.methodName, timeoutMs: timeoutMs, received: received, serial: serial, operation)
+            callID, MethodLabel(method), timeoutMs: timeoutMs, received: received, serial: serial, operation)
     }
 
     private func startBackendCall(
-        _ callID: UInt64, _ method: String, timeoutMs: UInt32, received: NIODeadline, serial: UInt64?,
+        _ callID: UInt64, _ method: MethodLabel, timeoutMs: UInt32, received: NIODeadline, serial: UInt64?,
         _ operation: @escaping @Sendable (any RosterBackend) async throws -> Roster_V1_ResponseFrame.OneOf_Result
     ) {
         let serial =
@@ -445,8 +445,8 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
             writeResult(callID, result)
             record(method: call.method, received: call.received, code: .ok)
         case .failure(let status):
-            if call.method.isAdminMethodName {
-                logger.info("admin call failed", metadata: ["roster.method": "\(call.method)", "roster.code": "\(status.code.name)"])
+            if call.method.isAdmin {
+                logger.info("admin call failed", metadata: ["roster.method": "\(call.method.name)", "roster.code": "\(status.code.name)"])
             }
             writeFailure(callID, status)
             record(method: call.method, received: call.received, code: status.code)
@@ -461,7 +461,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         let watch = WatchState(
             cursor: request.fromRevision, scanned: request.fromRevision,
             directoryID: request.directoryID.isEmpty ? nil : request.directoryID)
-        let call = Call(method: "Watch", received: received, timeoutMs: timeoutMs, isWatch: true, watch: watch)
+        let call = Call(method: .watch, received: received, timeoutMs: timeoutMs, isWatch: true, watch: watch)
         guard let serial = register(callID, call) else { return }
         pumpWatch(callID, serial: serial)
     }
@@ -614,7 +614,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         } else if call.isWatch {
             status = RosterStatus(.deadlineExceeded, "watch deadline of \(call.timeoutMs) ms passed")
         } else {
-            status = RosterStatus(.deadlineExceeded, "\(call.method) did not finish within \(call.timeoutMs) ms")
+            status = RosterStatus(.deadlineExceeded, "\(call.method.name) did not finish within \(call.timeoutMs) ms")
         }
         writeFailure(callID, status, endOfStream: call.isWatch)
         record(method: call.method, received: call.received, code: status.code)
@@ -631,7 +631,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     }
 
     /// A call answered inline; if it had waited for a revision, it leaves the table.
-    private func finishSync(_ callID: UInt64, serial: UInt64?, method: String, received: NIODeadline) {
+    private func finishSync(_ callID: UInt64, serial: UInt64?, method: MethodLabel, received: NIODeadline) {
         if let serial, let call = state.finish(callID, serial: serial) {
             release(call)
             afterCallEnded()
@@ -639,7 +639,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         record(method: method, received: received, code: .ok)
     }
 
-    private func fail(_ callID: UInt64, serial: UInt64?, method: String, received: NIODeadline, status: RosterStatus) {
+    private func fail(_ callID: UInt64, serial: UInt64?, method: MethodLabel, received: NIODeadline, status: RosterStatus) {
         if let serial {
             guard let call = state.finish(callID, serial: serial) else { return }
             release(call)
@@ -665,7 +665,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         if state.shouldClose { closeAfterFlush() }
     }
 
-    private func record(method: String, received: NIODeadline, code: Roster_V1_Code) {
+    private func record(method: MethodLabel, received: NIODeadline, code: Roster_V1_Code) {
         let elapsed = NIODeadline.now() - received
         server.metrics.recordDuration(method: method, nanoseconds: elapsed.nanoseconds)
         if code != .ok { server.metrics.recordError(code) }
@@ -716,7 +716,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
 
     private func closeAfterFlush() {
         guard let context else { return }
-        _ = state.close()
+        for (_, call) in state.close() { release(call) }
         graceTimer?.cancel()
         graceTimer = nil
         let pending = output
@@ -787,17 +787,6 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension RosterConnectionHandler: Sendable {}
-
-extension String {
-    fileprivate var isAdminMethodName: Bool {
-        switch self {
-        case "CreateDirectory", "ListDirectories", "RotateToken", "DeleteDirectory", "DeleteGroup", "Verify", "Backup",
-            "Audit":
-            true
-        default: false
-        }
-    }
-}
 
 /// Validation of admin requests before they reach the back end.
 enum AdminRequests {

@@ -22,6 +22,8 @@ final class FakeBackend: RosterBackend {
     let eventsCalls = Atomic<Int>(0)
     /// How long admin and resource calls take (to test calls in flight).
     let delayMilliseconds = Atomic<Int>(0)
+    /// Admin and resource calls that have started.
+    let slowCallsStarted = Atomic<Int>(0)
     /// When set, `events` serves an endless synthetic log (one event per revision) instead of
     /// the real one: a firehose for back-pressure tests.
     let endlessLog = Atomic<Bool>(false)
@@ -199,6 +201,7 @@ final class FakeBackend: RosterBackend {
     }
 
     private func delay() async throws {
+        slowCallsStarted.add(1, ordering: .relaxed)
         let ms = delayMilliseconds.load(ordering: .relaxed)
         if ms > 0 { try await Task.sleep(for: .milliseconds(ms)) }
     }

@@ -4,10 +4,14 @@ import RosterProtocol
 import RosterServer
 import ServiceLifecycle
 
+/// Quiet unless ROSTER_TEST_LOG is set (then debug records go to stderr).
 let testLogger: Logger = {
-    var logger = Logger(label: "roster.test")
-    logger.logLevel = .critical
-    return logger
+    if getenv("ROSTER_TEST_LOG") != nil {
+        var logger = Logger(label: "roster.test", factory: { label in StreamLogHandler.standardError(label: label) })
+        logger.logLevel = .debug
+        return logger
+    }
+    return Logger(label: "roster.test", factory: { _ in SwiftLogNoOpLogHandler() })
 }()
 
 /// A fresh, short directory for socket files (sun_path holds 107 bytes).
@@ -122,6 +126,10 @@ struct RawSocket {
                 Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
         } == 0
+    }
+
+    func listen() -> Bool {
+        Glibc.listen(fd, 16) == 0
     }
 
     func send(_ bytes: [UInt8]) -> Bool {
