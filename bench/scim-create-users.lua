@@ -5,13 +5,11 @@ local counter = 0
 local thread_id = 0
 local token = os.getenv("ROSTER_TOKEN")
 
+-- setup runs in the main Lua state once per thread, before the thread starts: give each
+-- thread its own prefix so userNames never collide across threads or runs.
 function setup(thread)
-  thread:set("thread_id", thread_id)
+  thread:set("prefix", "t" .. tostring(thread_id) .. "-" .. tostring(os.time()) .. "-")
   thread_id = thread_id + 1
-end
-
-function init(args)
-  prefix = "t" .. tostring(thread_id) .. "-" .. tostring(os.time()) .. "-"
 end
 
 function request()

@@ -45,8 +45,17 @@ extension SCIMService {
     }
 
     func listGroups(_ context: RequestContext, parameters: [(String, String)]) throws -> SCIMHTTPResponse {
-        let query = try ListQuery(
+        var query = try ListQuery(
             parameters: parameters, limits: .init(maxPageSize: configuration.maxPageSize, filter: filterLimits))
+        let (response, total) = try listGroups(context, query: query)
+        if total == 0, let fallback = query.filter?.percentDecodedFallback {  // as for users
+            query.filter = fallback
+            return try listGroups(context, query: query).response
+        }
+        return response
+    }
+
+    private func listGroups(_ context: RequestContext, query: ListQuery) throws -> (response: SCIMHTTPResponse, total: Int) {
         let index = store.publisher.current
         let withMembers = query.projection.includes(attribute: "members")
         // Filters on members need them rendered; otherwise skip loading them for the match.
@@ -69,12 +78,14 @@ extension SCIMService {
             let total = index.directoryStats(context.directoryID)?.groups ?? 0
             let range = query.pageRange(totalResults: total)
             let page = range.isEmpty ? [] : try store.groups(directoryID: context.directoryID, offset: range.lowerBound, limit: range.count)
-            return .json(
-                200,
-                ListResponse.build(
-                    resources: page.map { query.projection.apply(to: rendered($0, forFilter: false)) }, totalResults: total,
-                    startIndex: query.startIndex),
-                headers: [("Roster-Revision", "\(index.revision)")])
+            return (
+                .json(
+                    200,
+                    ListResponse.build(
+                        resources: page.map { query.projection.apply(to: rendered($0, forFilter: false)) },
+                        totalResults: total, startIndex: query.startIndex),
+                    headers: [("Roster-Revision", "\(index.revision)")]), total
+            )
         } else {
             try store.scanGroups(directoryID: context.directoryID) { group in
                 if query.filter?.matches(rendered(group, forFilter: true), schema: .group) ?? true { matches.append(group) }
@@ -88,9 +99,11 @@ extension SCIMService {
         }
         let range = query.pageRange(totalResults: matches.count)
         let page = matches[range].map { query.projection.apply(to: rendered($0, forFilter: false)) }
-        return .json(
-            200, ListResponse.build(resources: Array(page), totalResults: matches.count, startIndex: query.startIndex),
-            headers: [("Roster-Revision", "\(index.revision)")])
+        return (
+            .json(
+                200, ListResponse.build(resources: Array(page), totalResults: matches.count, startIndex: query.startIndex),
+                headers: [("Roster-Revision", "\(index.revision)")]), matches.count
+        )
     }
 
     private func indexedGroupIDs(_ lookup: IndexedLookup, _ index: MembershipIndex, _ context: RequestContext) throws -> [String]? {
@@ -238,9 +251,12 @@ extension SCIMService {
             (try? AttributeProjection(
                 attributes: parameter(context, "attributes"), excludedAttributes: parameter(context, "excludedAttributes")))
             ?? AttributeProjection()
+        // Providers do not reconcile from a write's response; a PATCH that adds one member to a
+        // 100k-member group must not serialize all of them, so members are capped here as in
+        // lists (a GET of the group returns them all).
         let body = render(
             group, index: store.publisher.current, baseURL: context.baseURL,
-            members: projection.includes(attribute: "members"), cap: nil)
+            members: projection.includes(attribute: "members"), cap: configuration.maxMembersInList)
         return .json(status, projection.apply(to: body), headers: headers)
     }
 }

@@ -61,8 +61,19 @@ extension SCIMService {
     }
 
     func listUsers(_ context: RequestContext, parameters: [(String, String)]) throws -> SCIMHTTPResponse {
-        let query = try ListQuery(
+        var query = try ListQuery(
             parameters: parameters, limits: .init(maxPageSize: configuration.maxPageSize, filter: filterLimits))
+        let (response, total) = try listUsers(context, query: query)
+        // Microsoft's validator percent-encodes values inside the quotes: only when the filter as
+        // written matches nothing is the decoded reading tried, so a real '%' is still found.
+        if total == 0, let fallback = query.filter?.percentDecodedFallback {
+            query.filter = fallback
+            return try listUsers(context, query: query).response
+        }
+        return response
+    }
+
+    private func listUsers(_ context: RequestContext, query: ListQuery) throws -> (response: SCIMHTTPResponse, total: Int) {
         let index = store.publisher.current
         var matches: [StoredUser] = []
         var total = 0
@@ -82,9 +93,11 @@ extension SCIMService {
             let range = query.pageRange(totalResults: total)
             matches = range.isEmpty ? [] : try store.users(directoryID: context.directoryID, offset: range.lowerBound, limit: range.count)
             let resources = matches.map { query.projection.apply(to: render($0, index: index, baseURL: context.baseURL)) }
-            return .json(
-                200, ListResponse.build(resources: resources, totalResults: total, startIndex: query.startIndex),
-                headers: [("Roster-Revision", "\(index.revision)")])
+            return (
+                .json(
+                    200, ListResponse.build(resources: resources, totalResults: total, startIndex: query.startIndex),
+                    headers: [("Roster-Revision", "\(index.revision)")]), total
+            )
         } else {
             try store.scanUsers(directoryID: context.directoryID) { user in
                 if query.filter?.matches(render(user, index: index, baseURL: context.baseURL), schema: .user) ?? true {
@@ -98,9 +111,11 @@ extension SCIMService {
         if let sort = query.sort { rendered = sort.sorted(rendered, schema: .user) }
         let range = query.pageRange(totalResults: total)
         let page = rendered[range].map { query.projection.apply(to: $0) }
-        return .json(
-            200, ListResponse.build(resources: Array(page), totalResults: total, startIndex: query.startIndex),
-            headers: [("Roster-Revision", "\(index.revision)")])
+        return (
+            .json(
+                200, ListResponse.build(resources: Array(page), totalResults: total, startIndex: query.startIndex),
+                headers: [("Roster-Revision", "\(index.revision)")]), total
+        )
     }
 
     /// Ids the index can name for a simple equality filter, or nil when it must be a scan.
