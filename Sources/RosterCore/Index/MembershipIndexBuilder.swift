@@ -61,6 +61,11 @@ public struct MembershipIndexBuilder {
     /// Rows that could not be placed (for example a user of a missing directory).
     public var rejectedRows: [String] { problems }
 
+    private static func isNewer(_ entry: UserEntry, than other: UserEntry?) -> Bool {
+        guard let other else { return true }
+        return entry.record.version > other.record.version
+    }
+
     public consuming func build() -> MembershipIndex {
         var membershipCount = 0
         for (userKey, groupKeys) in userGroups {
@@ -90,12 +95,11 @@ public struct MembershipIndexBuilder {
             let name = ScopedName(directory: entry.directoryKey, name: entry.record.userName.lowercased())
             let external = entry.record.externalID.map { ScopedName(directory: entry.directoryKey, name: $0) }
             if entry.record.state == .deleted {
-                // Keep the most recent tombstone (highest version) for each name.
-                if let other = deletedNames[name], let o = users[other], o.record.version > entry.record.version {
-                } else {
-                    deletedNames[name] = id
+                // Keep the most recent tombstone (highest version) for each name, as apply does.
+                if Self.isNewer(entry, than: deletedNames[name].flatMap { users[$0] }) { deletedNames[name] = id }
+                if let external, Self.isNewer(entry, than: deletedExternal[external].flatMap { users[$0] }) {
+                    deletedExternal[external] = id
                 }
-                if let external { deletedExternal[external] = id }
             } else {
                 liveNames[name] = id
                 if let external { liveExternal[external] = id }
