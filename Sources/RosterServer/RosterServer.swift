@@ -195,6 +195,15 @@ public final class RosterServer: Service, Sendable {
                     "too many connections: the server allows \(configuration.maxConnections); closing the connection"))
         }
         return PeerCredentials.read(from: channel).flatMap { peer in
+            #if os(Linux)
+            guard peer != nil else {
+                logger.notice("connection refused: no peer credentials", metadata: ["roster.connection.id": "\(connectionID)"])
+                return reject(
+                    channel,
+                    RosterStatus(
+                        .unauthenticated, "cannot read the peer's credentials (SO_PEERCRED); closing the connection"))
+            }
+            #endif
             if let allowed = configuration.allowedPeerUIDs, !(peer.map { allowed.contains($0.uid) } ?? false) {
                 let who = peer.map { "uid \($0.uid)" } ?? "a peer of unknown uid"
                 logger.notice("connection refused by peer allow-list", metadata: ["roster.connection.id": "\(connectionID)"])

@@ -96,19 +96,22 @@ struct ConnectionHandlerTests {
         #expect(!channel.isActive)
     }
 
-    @Test("a frame without a method, or with a duplicate call id, fails that call only")
+    @Test("a frame without a method, with an unknown method, or with a duplicate call id fails that call only")
     func callErrors() throws {
         let backend = try makeAcme()
         let channel = try Self.makeChannel(backend)
         try channel.writeInbound(encode(.method(5, nil)))
+        // A newer client's method (an unknown field number, here 99) is UNIMPLEMENTED.
+        try channel.writeInbound(hex("00000005080a9a0600"))
         try channel.writeInbound(encode(.check(6, minRevision: 100), .check(6, minRevision: 100)))
         try channel.writeInbound(encode(.method(7, .health(.init()))))
         let frames = try decodeResponses(try Self.outbound(channel))
-        #expect(frames.map(\.callID) == [5, 6, 7])
+        #expect(frames.map(\.callID) == [5, 10, 6, 7])
         #expect(frames[0].status.code == .invalidArgument)
-        #expect(frames[1].status.code == .invalidArgument)
-        #expect(frames[1].status.message == "call_id 6 is already in flight on this connection")
-        #expect(frames[2].health.status == "SERVING")
+        #expect(frames[1].status.code == .unimplemented)
+        #expect(frames[2].status.code == .invalidArgument)
+        #expect(frames[2].status.message == "call_id 6 is already in flight on this connection")
+        #expect(frames[3].health.status == "SERVING")
         #expect(channel.isActive)
         _ = try channel.finish()
     }
@@ -297,7 +300,14 @@ struct ConnectionStateMachineTests {
         #expect(machine.receive(callID: 1, method: check, peerIsAdmin: false, peer: "p") == .dispatch)
         #expect(
             machine.receive(callID: 1, method: nil, peerIsAdmin: false, peer: "p")
-                == .reject(RosterStatus(.invalidArgument, "request frame of call 1 has no method (or one this server does not know)")))
+                == .reject(RosterStatus(.invalidArgument, "request frame of call 1 has no method")))
+        if case .reject(let status) = machine.receive(
+            callID: 1, method: nil, peerIsAdmin: false, peer: "p", hasUnknownFields: true)
+        {
+            #expect(status.code == .unimplemented)
+        } else {
+            Issue.record("an unknown method was not rejected")
+        }
         if case .reject(let status) = machine.receive(callID: 2, method: .verify(.init()), peerIsAdmin: false, peer: "uid 5") {
             #expect(status.code == .permissionDenied)
         } else {

@@ -80,3 +80,9 @@ extension Roster_V1_ResponseFrame {
         }
     }
 }
+
+extension Roster_V1_RequestFrame {
+    /// Whether the frame carried fields this build does not know: with no `method` set, the
+    /// sign of a newer client's method.
+    public var hasUnknownFields: Bool { !unknownFields.data.isEmpty }
+}

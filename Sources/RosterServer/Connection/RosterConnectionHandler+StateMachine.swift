@@ -75,9 +75,13 @@ extension RosterConnectionHandler {
         static let shuttingDown = RosterStatus(.unavailable, "server shutting down")
 
         /// Decides what a decoded request frame does.
-        func receive(callID: UInt64, method: Roster_V1_RequestFrame.OneOf_Method?, peerIsAdmin: Bool, peer: String)
-            -> ReceiveAction
-        {
+        /// - Parameter hasUnknownFields: the frame carried fields this server does not know; with no
+        ///   method set, that is a newer client's method (UNIMPLEMENTED) rather than a malformed
+        ///   request (INVALID_ARGUMENT).
+        func receive(
+            callID: UInt64, method: Roster_V1_RequestFrame.OneOf_Method?, peerIsAdmin: Bool, peer: String,
+            hasUnknownFields: Bool = false
+        ) -> ReceiveAction {
             if callID == 0 {
                 return .connectionError(
                     RosterStatus(
@@ -86,9 +90,12 @@ extension RosterConnectionHandler {
             }
             guard lifecycle == .active else { return .reject(Self.shuttingDown) }
             guard let method else {
-                return .reject(
-                    RosterStatus(
-                        .invalidArgument, "request frame of call \(callID) has no method (or one this server does not know)"))
+                if hasUnknownFields {
+                    return .reject(
+                        RosterStatus(
+                            .unimplemented, "call \(callID) asks for a method this server does not know; upgrade rosterd"))
+                }
+                return .reject(RosterStatus(.invalidArgument, "request frame of call \(callID) has no method"))
             }
             if method.isAdmin && !peerIsAdmin {
                 return .reject(

@@ -150,7 +150,10 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
 
     private func handle(_ frame: Roster_V1_RequestFrame, received: NIODeadline) {
         let callID = frame.callID
-        switch state.receive(callID: callID, method: frame.method, peerIsAdmin: peerIsAdmin, peer: peerDescription) {
+        switch state.receive(
+            callID: callID, method: frame.method, peerIsAdmin: peerIsAdmin, peer: peerDescription,
+            hasUnknownFields: frame.method == nil && frame.hasUnknownFields)
+        {
         case .connectionError(let status):
             connectionError(status)
         case .reject(let status):
