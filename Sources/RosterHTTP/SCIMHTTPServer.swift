@@ -52,7 +52,11 @@ public enum SCIMHTTPServer {
         return Application(
             responder: responder,
             configuration: .init(address: .hostname(host, port: port), serverName: "rosterd"),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                service.didBind(port: bound)
+                await onListening(bound)
+            },
             logger: logger)
     }
 

@@ -4,6 +4,7 @@ import Metrics
 import RosterCore
 import RosterSCIM
 import RosterStore
+import Synchronization
 
 /// Limits and addresses of the SCIM endpoint. Every limit answers with a SCIM error that names it.
 public struct SCIMConfiguration: Sendable {
@@ -40,6 +41,10 @@ public final class SCIMService: Sendable {
     let logger: Logger
     private let requestCounter: Counter
     private let unauthorizedCounter: Counter
+    /// `configuration.publicBaseURL` with the port the listener really bound, when the configured
+    /// one says port 0 ("pick a free port", e.g. `--scim-listen 127.0.0.1:0` without
+    /// `--public-url`). Without it every Location, `meta.location` and `$ref` named port 0.
+    private let boundBaseURL = Mutex<String?>(nil)
 
     public init(store: RosterStore, configuration: SCIMConfiguration, logger: Logger) {
         self.store = store
@@ -47,6 +52,21 @@ public final class SCIMService: Sendable {
         self.logger = logger
         requestCounter = Counter(label: "roster_scim_requests_total")
         unauthorizedCounter = Counter(label: "roster_scim_unauthorized_total")
+    }
+
+    /// Tells the service the port its HTTP listener bound (called by `SCIMHTTPServer`). Only a
+    /// public base URL whose port is 0 is rewritten; an explicit `--public-url` is kept as given.
+    public func didBind(port: Int) {
+        guard var components = URLComponents(string: configuration.publicBaseURL), components.port == 0 else { return }
+        components.port = port
+        guard let url = components.string else { return }
+        boundBaseURL.withLock { $0 = url }
+    }
+
+    /// The base URL of a directory's SCIM endpoint as providers must call it.
+    func scimBaseURL(directoryID: String) -> String {
+        guard let base = boundBaseURL.withLock({ $0 }) else { return configuration.scimBaseURL(directoryID: directoryID) }
+        return "\(base)/scim/v2/\(directoryID)"
     }
 
     var filterLimits: SCIMFilter.Limits {
@@ -71,7 +91,7 @@ public final class SCIMService: Sendable {
         {
             provider = directory.provider.rawValue
             let context = RequestContext(
-                request: request, directory: directory, baseURL: configuration.scimBaseURL(directoryID: directoryID),
+                request: request, directory: directory, baseURL: scimBaseURL(directoryID: directoryID),
                 started: started)
             response = await route(routeSegments, context)
         } else {
