@@ -1,6 +1,6 @@
 import HashTreeCollections
 
-/// A persistent hash map tuned for a read-mostly index: a large flat `Dictionary` (the base)
+/// A persistent hash map tuned for a read-mostly index: a large flat `FlatTable` (the base)
 /// under a small persistent `TreeDictionary` of recent changes (the delta).
 ///
 /// Why not one `TreeDictionary`: at a million keys a hash trie walks four or five nodes per
@@ -9,23 +9,29 @@ import HashTreeCollections
 /// touches only the delta (O(log n) path copy, shared with older snapshots), and the delta is
 /// folded into a new base once it reaches 1/8 of the base, so the copy is amortized to a constant
 /// per write. Readers see a consistent value: snapshots are immutable.
-struct LayeredMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    private var base: [Key: Value]
+struct LayeredMap<Key: FlatHashable, Value: Sendable>: Sendable {
+    private var base: FlatTable<Key, Value>
     /// `.some(nil)` marks a key removed since the base was built.
     private var delta: TreeDictionary<Key, Value?>
     /// Keys present in the map, kept so `count` is O(1).
     private(set) var count: Int
 
     init() {
-        base = [:]
+        base = FlatTable()
         delta = [:]
         count = 0
     }
 
     init(_ dictionary: [Key: Value]) {
-        base = dictionary
+        base = FlatTable(Array(dictionary.lazy.map { ($0.key, $0.value) }))
         delta = [:]
-        count = dictionary.count
+        count = base.count
+    }
+
+    /// Whether `key` is present, without copying its value out.
+    func contains(_ key: Key) -> Bool {
+        if !delta.isEmpty, let changed = delta[key] { return changed != nil }
+        return base.contains(key)
     }
 
     subscript(key: Key) -> Value? {
@@ -34,13 +40,15 @@ struct LayeredMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             return base[key]
         }
         set {
-            let existed = self[key] != nil
+            let inBase = base.contains(key)
+            let existed: Bool
+            if let changed = delta[key] { existed = changed != nil } else { existed = inBase }
             switch (existed, newValue != nil) {
             case (false, true): count += 1
             case (true, false): count -= 1
             default: break
             }
-            if newValue == nil, base[key] == nil {
+            if newValue == nil, !inBase {
                 delta[key] = nil
             } else {
                 delta[key] = .some(newValue)
@@ -51,8 +59,8 @@ struct LayeredMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     /// Every key and value, base first (order unspecified).
     func forEach(_ body: (Key, Value) throws -> Void) rethrows {
-        for (key, value) in base where delta.isEmpty || delta[key] == nil {
-            try body(key, value)
+        try base.forEach { key, value in
+            if delta.isEmpty || delta[key] == nil { try body(key, value) }
         }
         for (key, value) in delta {
             if let value { try body(key, value) }
@@ -71,12 +79,10 @@ struct LayeredMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     /// Rebuilds the base with the delta applied. O(n); called rarely (see the type comment).
     mutating func fold() {
-        var next = base
-        next.reserveCapacity(count)
-        for (key, value) in delta {
-            next[key] = value
-        }
-        base = next
+        var entries: [(Key, Value)] = []
+        entries.reserveCapacity(count)
+        forEach { key, value in entries.append((key, value)) }
+        base = FlatTable(entries)
         delta = [:]
     }
 }

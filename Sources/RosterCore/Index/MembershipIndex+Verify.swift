@@ -10,7 +10,7 @@ extension MembershipIndex {
         var memberships = 0
         users.forEach { id, user in
             if user.record.id != id { report("user '\(id)' is stored under another id '\(user.record.id)'") }
-            if userIDByKey[user.key] != id { report("user '\(id)': key \(user.key) does not map back to it") }
+            if users.id(forKey: user.key) != id { report("user '\(id)': key \(user.key) does not map back to it") }
             guard let directory = directories[user.record.directoryID] else {
                 report("user '\(id)' belongs to missing directory '\(user.record.directoryID)'")
                 return
@@ -26,12 +26,12 @@ extension MembershipIndex {
                 }
             }
             for groupKey in user.groups {
-                guard let groupID = groupIDByKey[groupKey], let group = groups[groupID] else {
+                guard let group = groups.entry(forKey: groupKey) else {
                     report("user '\(id)' is in missing group key \(groupKey)")
                     continue
                 }
                 if !group.members.contains(user.key) {
-                    report("user '\(id)' lists group '\(groupID)' but the group does not list the user")
+                    report("user '\(id)' lists group '\(group.record.id)' but the group does not list the user")
                 }
             }
             memberships += user.groups.count
@@ -41,9 +41,9 @@ extension MembershipIndex {
             }
         }
         groups.forEach { id, group in
-            if groupIDByKey[group.key] != id { report("group '\(id)': key \(group.key) does not map back to it") }
+            if groups.id(forKey: group.key) != id { report("group '\(id)': key \(group.key) does not map back to it") }
             for memberKey in group.members {
-                guard let userID = userIDByKey[memberKey], let user = users[userID] else {
+                guard let userID = users.id(forKey: memberKey), let user = users[userID] else {
                     report("group '\(id)' lists missing user key \(memberKey)")
                     continue
                 }

@@ -11,10 +11,8 @@ public struct MembershipIndex: Sendable {
     public internal(set) var revision: UInt64
 
     var directories: TreeDictionary<String, DirectoryEntry>
-    var users: LayeredMap<String, UserEntry>
-    var userIDByKey: LayeredMap<UInt32, String>
-    var groups: LayeredMap<String, GroupEntry>
-    var groupIDByKey: LayeredMap<UInt32, String>
+    var users: UserTable
+    var groups: GroupTable
     /// Lowercased userName → id, live (active or suspended) users only: uniqueness is among them.
     var liveUserNames: LayeredMap<ScopedName, String>
     var liveUserExternalIDs: LayeredMap<ScopedName, String>
@@ -34,9 +32,7 @@ public struct MembershipIndex: Sendable {
         revision = 0
         directories = [:]
         users = .init()
-        userIDByKey = .init()
         groups = .init()
-        groupIDByKey = .init()
         liveUserNames = .init()
         liveUserExternalIDs = .init()
         deletedUserNames = .init()
@@ -51,9 +47,11 @@ public struct MembershipIndex: Sendable {
 }
 
 /// A name scoped to one directory (directories are interned to a small integer).
-struct ScopedName: Hashable, Sendable {
+struct ScopedName: FlatHashable {
     var directory: UInt32
     var name: String
+
+    var flatHash: UInt64 { UInt64(bitPattern: Int64(hashValue)) }
 }
 
 struct DirectoryEntry: Sendable {
@@ -160,19 +158,20 @@ extension MembershipIndex {
         guard let directory = directories[directoryID] else {
             throw RosterError(.directoryNotFound, "no directory with id '\(directoryID)'")
         }
-        guard let userEntry = resolveUser(user, in: directory.key) else {
+        // Only the small hot values are read here: no record, no string but the references.
+        guard let userHot = resolveUserHot(user, in: directory.key) else {
             return CheckResult(allowed: false, reason: .userUnknown)
         }
-        if userEntry.record.state == .deleted {
+        if userHot.state == .deleted {
             return CheckResult(allowed: false, reason: .userDeleted)
         }
-        guard let groupEntry = try resolveGroup(group, in: directory.key) else {
+        guard let groupHot = try resolveGroupHot(group, in: directory.key) else {
             return CheckResult(allowed: false, reason: .groupUnknown)
         }
-        if userEntry.record.state != .active {
+        if userHot.state != .active {
             return CheckResult(allowed: false, reason: .userSuspended)
         }
-        if Self.sortedContains(userEntry.groups, groupEntry.key) {
+        if Self.sortedContains(userHot.groups, groupHot.key) {
             return CheckResult(allowed: true, reason: .member)
         }
         return CheckResult(allowed: false, reason: .notMember)
@@ -193,8 +192,8 @@ extension MembershipIndex {
 
     /// The ids of the groups a user is in (empty for unknown users).
     public func groupIDs(ofUser userID: String) -> [String] {
-        guard let entry = users[userID] else { return [] }
-        return entry.groups.compactMap { groupIDByKey[$0] }
+        guard let hot = users.hot(userID) else { return [] }
+        return hot.groups.compactMap { groups.id(forKey: $0) }
     }
 
     public func memberCount(ofGroup groupID: String) -> Int {
@@ -202,14 +201,14 @@ extension MembershipIndex {
     }
 
     public func isMember(userID: String, groupID: String) -> Bool {
-        guard let user = users[userID], let group = groups[groupID] else { return false }
+        guard let user = users.hot(userID), let group = groups.hot(groupID) else { return false }
         return Self.sortedContains(user.groups, group.key)
     }
 
     /// A user's groups, ordered by group id, `limit` at a time after the opaque `cursor`.
     public func userGroups(userID: String, after cursor: String?, limit: Int) -> Page<GroupRecord> {
-        guard let entry = users[userID] else { return Page(items: [], nextCursor: nil, total: 0) }
-        let all = entry.groups.compactMap { groupIDByKey[$0] }.sorted()
+        guard let entry = users.hot(userID) else { return Page(items: [], nextCursor: nil, total: 0) }
+        let all = entry.groups.compactMap { groups.id(forKey: $0) }.sorted()
         let start = cursor.map { c in all.firstIndex { $0 > c } ?? all.count } ?? 0
         let slice = all[start...].prefix(Swift.max(0, limit))
         let items = slice.compactMap { groups[$0]?.record }
@@ -225,7 +224,7 @@ extension MembershipIndex {
         let after = cursor.flatMap { UInt32($0) }
         let start = after.map { a in Self.lowerBound(keys, a &+ 1, startingAbove: a) } ?? 0
         let slice = keys[start...].prefix(Swift.max(0, limit))
-        let items = slice.compactMap { key in userIDByKey[key].flatMap { users[$0]?.record } }
+        let items = slice.compactMap { users.record(forKey: $0) }
         let next = start + slice.count < keys.count ? slice.last.map { String($0) } : nil
         return Page(items: items, nextCursor: next, total: keys.count)
     }
@@ -233,10 +232,34 @@ extension MembershipIndex {
     /// The ids of a group's members, unordered (for SCIM reads, which sort them).
     public func memberIDs(ofGroup groupID: String) -> [String] {
         guard let entry = groups[groupID] else { return [] }
-        return entry.members.compactMap { userIDByKey[$0] }
+        return entry.members.compactMap { users.id(forKey: $0) }
     }
 
     func resolveUser(_ reference: UserReference, in directoryKey: UInt32) -> UserEntry? {
+        guard let id = resolveUserID(reference, in: directoryKey), let entry = users[id],
+            entry.directoryKey == directoryKey
+        else { return nil }
+        return entry
+    }
+
+    @inline(__always)
+    func resolveUserHot(_ reference: UserReference, in directoryKey: UInt32) -> UserHot? {
+        guard let id = resolveUserID(reference, in: directoryKey), let hot = users.hot(id),
+            hot.directoryKey == directoryKey
+        else { return nil }
+        return hot
+    }
+
+    @inline(__always)
+    func resolveGroupHot(_ reference: GroupReference, in directoryKey: UInt32) throws(RosterError) -> GroupHot? {
+        guard let id = try resolveGroupID(reference, in: directoryKey), let hot = groups.hot(id),
+            hot.directoryKey == directoryKey
+        else { return nil }
+        return hot
+    }
+
+    @inline(__always)
+    func resolveUserID(_ reference: UserReference, in directoryKey: UInt32) -> String? {
         let id: String?
         switch reference {
         case .id(let value):
@@ -248,11 +271,18 @@ extension MembershipIndex {
             let scoped = ScopedName(directory: directoryKey, name: external)
             id = liveUserExternalIDs[scoped] ?? deletedUserExternalIDs[scoped]
         }
-        guard let id, let entry = users[id], entry.directoryKey == directoryKey else { return nil }
-        return entry
+        return id
     }
 
     func resolveGroup(_ reference: GroupReference, in directoryKey: UInt32) throws(RosterError) -> GroupEntry? {
+        guard let id = try resolveGroupID(reference, in: directoryKey), let entry = groups[id],
+            entry.directoryKey == directoryKey
+        else { return nil }
+        return entry
+    }
+
+    @inline(__always)
+    func resolveGroupID(_ reference: GroupReference, in directoryKey: UInt32) throws(RosterError) -> String? {
         let id: String?
         switch reference {
         case .id(let value):
@@ -269,8 +299,7 @@ extension MembershipIndex {
             }
             id = ids.first
         }
-        guard let id, let entry = groups[id], entry.directoryKey == directoryKey else { return nil }
-        return entry
+        return id
     }
 
     static func sortedContains(_ keys: [UInt32], _ key: UInt32) -> Bool {

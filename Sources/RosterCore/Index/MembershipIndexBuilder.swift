@@ -114,10 +114,24 @@ public struct MembershipIndexBuilder {
                 groupExternal[ScopedName(directory: entry.directoryKey, name: external)] = id
             }
         }
-        index.users = LayeredMap(users)
-        index.userIDByKey = LayeredMap(userIDByKey)
-        index.groups = LayeredMap(groups)
-        index.groupIDByKey = LayeredMap(groupIDByKey)
+        var userHot: [UUIDKey: UserHot] = [:]
+        var userRecords: [UInt32: UserRecord] = [:]
+        userHot.reserveCapacity(users.count)
+        userRecords.reserveCapacity(users.count)
+        for (id, entry) in users {
+            userHot[UUIDKey(id)] = UserHot(
+                key: entry.key, directoryKey: entry.directoryKey, state: entry.record.state, groups: entry.groups)
+            userRecords[entry.key] = entry.record
+        }
+        users = [:]
+        var groupHot: [UUIDKey: GroupHot] = [:]
+        var groupEntries: [UInt32: GroupEntry] = [:]
+        for (id, entry) in groups {
+            groupHot[UUIDKey(id)] = GroupHot(key: entry.key, directoryKey: entry.directoryKey)
+            groupEntries[entry.key] = entry
+        }
+        index.users = UserTable(hot: userHot, records: userRecords)
+        index.groups = GroupTable(hot: groupHot, entries: groupEntries)
         index.liveUserNames = LayeredMap(liveNames)
         index.liveUserExternalIDs = LayeredMap(liveExternal)
         index.deletedUserNames = LayeredMap(deletedNames)

@@ -106,19 +106,17 @@ extension MembershipIndex {
         for groupID in groupIDs.sorted() {
             if let group = groups[groupID] {
                 for memberKey in group.members {
-                    if let userID = userIDByKey[memberKey] { removeMembershipRows(userID: userID, groupID: groupID) }
+                    if let userID = users.id(forKey: memberKey) { removeMembershipRows(userID: userID, groupID: groupID) }
                 }
                 membershipCount -= group.members.count
                 removeGroupLookups(group)
                 groups[groupID] = nil
-                groupIDByKey[group.key] = nil
             }
         }
         for userID in userIDs {
             if let user = users[userID] {
                 removeUserLookups(user, keepTombstone: false)
                 users[userID] = nil
-                userIDByKey[user.key] = nil
             }
         }
         directories[id] = nil
@@ -154,7 +152,6 @@ extension MembershipIndex {
             displayName: draft.displayName, state: state, version: context.revision)
         let entry = UserEntry(key: key, directoryKey: directory.key, record: record, groups: [])
         users[id] = entry
-        userIDByKey[key] = id
         addUserLookups(entry)
         directory.userCount += 1
         if state == .active { directory.activeUserCount += 1 }
@@ -234,7 +231,7 @@ extension MembershipIndex {
         if revokes && !entry.groups.isEmpty {
             let cause: Event.Cause = newState == .deleted ? .userDeleted : .userSuspended
             for groupKey in entry.groups {
-                guard let groupID = groupIDByKey[groupKey], var group = groups[groupID] else { continue }
+                guard let groupID = groups.id(forKey: groupKey), var group = groups[groupID] else { continue }
                 group.members.remove(entry.key)
                 group.record.version = context.revision
                 groups[groupID] = group
@@ -432,7 +429,6 @@ extension MembershipIndex {
             version: context.revision)
         let entry = GroupEntry(key: key, directoryKey: directory.key, record: record, members: [])
         groups[id] = entry
-        groupIDByKey[key] = id
         addGroupLookups(entry)
         directory.groupCount += 1
         directories[directoryID] = directory
@@ -484,7 +480,6 @@ extension MembershipIndex {
         directory = directories[directoryID] ?? directory
         removeGroupLookups(entry)
         groups[id] = nil
-        groupIDByKey[entry.key] = nil
         directory.groupCount -= 1
         directories[directoryID] = directory
         context.changes.append(.deleteGroup(id: id))

@@ -1,0 +1,116 @@
+/// What a check needs of a user, kept apart from the record so that a check copies out one small
+/// value (one reference: the groups array it reads anyway) instead of a record full of strings.
+struct UserHot: Sendable {
+    var key: UInt32
+    var directoryKey: UInt32
+    var state: UserState
+    /// Keys of the user's groups, sorted ascending.
+    var groups: [UInt32]
+}
+
+/// What a check needs of a group.
+struct GroupHot: Sendable {
+    var key: UInt32
+    var directoryKey: UInt32
+}
+
+/// Users by SCIM id: the hot part by `UUIDKey`, the record by integer key.
+struct UserTable: Sendable {
+    private(set) var hot = LayeredMap<UUIDKey, UserHot>()
+    private(set) var records = LayeredMap<UInt32, UserRecord>()
+
+    init() {}
+
+    init(hot: [UUIDKey: UserHot], records: [UInt32: UserRecord]) {
+        self.hot = LayeredMap(hot)
+        self.records = LayeredMap(records)
+    }
+
+    var count: Int { records.count }
+
+    /// The hot part of a user, for the check path.
+    @inline(__always)
+    func hot(_ id: String) -> UserHot? {
+        let key = UUIDKey(id)
+        guard let hot = hot[key] else { return nil }
+        // A non-UUID id was hashed: confirm it is really this user's id.
+        if UUIDKey.parse(id) == nil, records[hot.key]?.id != id { return nil }
+        return hot
+    }
+
+    subscript(id: String) -> UserEntry? {
+        get {
+            guard let hot = hot(id), let record = records[hot.key] else { return nil }
+            return UserEntry(key: hot.key, directoryKey: hot.directoryKey, record: record, groups: hot.groups)
+        }
+        set {
+            let key = UUIDKey(id)
+            if let entry = newValue {
+                hot[key] = UserHot(
+                    key: entry.key, directoryKey: entry.directoryKey, state: entry.record.state, groups: entry.groups)
+                records[entry.key] = entry.record
+            } else if let existing = hot[key] {
+                hot[key] = nil
+                records[existing.key] = nil
+            }
+        }
+    }
+
+    func id(forKey key: UInt32) -> String? { records[key]?.id }
+
+    func record(forKey key: UInt32) -> UserRecord? { records[key] }
+
+    func forEach(_ body: (String, UserEntry) throws -> Void) rethrows {
+        try records.forEach { key, record in
+            guard let hot = hot[UUIDKey(record.id)] else { return }
+            try body(record.id, UserEntry(key: key, directoryKey: hot.directoryKey, record: record, groups: hot.groups))
+        }
+    }
+}
+
+/// Groups by SCIM id: the hot part by `UUIDKey`, the entry (record and members) by integer key.
+struct GroupTable: Sendable {
+    private(set) var hot = LayeredMap<UUIDKey, GroupHot>()
+    private(set) var entries = LayeredMap<UInt32, GroupEntry>()
+
+    init() {}
+
+    init(hot: [UUIDKey: GroupHot], entries: [UInt32: GroupEntry]) {
+        self.hot = LayeredMap(hot)
+        self.entries = LayeredMap(entries)
+    }
+
+    var count: Int { entries.count }
+
+    @inline(__always)
+    func hot(_ id: String) -> GroupHot? {
+        guard let hot = hot[UUIDKey(id)] else { return nil }
+        if UUIDKey.parse(id) == nil, entries[hot.key]?.record.id != id { return nil }
+        return hot
+    }
+
+    subscript(id: String) -> GroupEntry? {
+        get {
+            guard let hot = hot(id) else { return nil }
+            return entries[hot.key]
+        }
+        set {
+            let key = UUIDKey(id)
+            if let entry = newValue {
+                hot[key] = GroupHot(key: entry.key, directoryKey: entry.directoryKey)
+                entries[entry.key] = entry
+            } else if let existing = hot[key] {
+                hot[key] = nil
+                entries[existing.key] = nil
+            }
+        }
+    }
+
+    func id(forKey key: UInt32) -> String? { entries[key]?.record.id }
+
+    func entry(forKey key: UInt32) -> GroupEntry? { entries[key] }
+
+    func forEach(_ body: (String, GroupEntry) throws -> Void) rethrows {
+        try entries.forEach { _, entry in try body(entry.record.id, entry) }
+    }
+}
