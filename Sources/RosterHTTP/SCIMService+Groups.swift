@@ -173,7 +173,7 @@ extension SCIMService {
                     throw SCIMError.notFound("no group with id '\(id)' in this directory")
                 }
                 try checkIfMatch(request, version: current.record.version)
-                let result = try GroupPatch.apply(patch, to: current.resource)
+                let result = try GroupPatch.apply(patch, to: current.resource, id: id)
                 let ops = Self.coreMemberOps(result.memberOps)
                 let count = ops.reduce(0) { total, op in
                     switch op {

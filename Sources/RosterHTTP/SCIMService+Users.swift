@@ -176,7 +176,8 @@ extension SCIMService {
                     throw SCIMError.notFound("no user with id '\(id)' in this directory")
                 }
                 try checkIfMatch(request, version: current.record.version)
-                let patched = try UserPatch.apply(patch, to: current.resource)
+                // The stored resource has no `id`; pass it so that replacing `id` with itself is a no-op.
+                let patched = try UserPatch.apply(patch, to: current.resource, id: id)
                 let fields = try UserFields.extract(from: patched)
                 let draft = UserDraft(
                     userName: fields.userName, externalID: fields.externalId, displayName: fields.displayName,

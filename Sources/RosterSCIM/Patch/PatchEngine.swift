@@ -26,12 +26,16 @@ struct PatchEngine {
     /// Top-level attribute names (lowercased) the engine silently ignores: read-only attributes
     /// providers nonetheless send (`groups` on a User).
     let ignoredAttributes: Set<String>
+    /// The resource's `id` when the caller's attributes do not carry it (the store keeps them
+    /// without `id`), so that setting `id` to its current value stays the documented no-op.
+    let resourceID: String?
     private(set) var resource: JSONObject
 
-    init(schema: ResourceSchema, resource: JSONObject, ignoredAttributes: Set<String> = []) {
+    init(schema: ResourceSchema, resource: JSONObject, ignoredAttributes: Set<String> = [], resourceID: String? = nil) {
         self.schema = schema
         self.resource = resource
         self.ignoredAttributes = ignoredAttributes
+        self.resourceID = resourceID
     }
 
     /// Applies one operation and normalizes; errors name the operation.
@@ -173,7 +177,7 @@ struct PatchEngine {
         if attribute.isCore {
             switch attribute.name.lowercased() {
             case "id":
-                let current = resource.value(forCaseInsensitiveKey: "id")
+                let current = resource.value(forCaseInsensitiveKey: "id") ?? resourceID.map(JSONValue.string)
                 if op != .remove, attribute.subAttribute == nil, let value, value == current { return }
                 throw SCIMError.mutability("'id' is read-only: Roster assigns it. Address the resource by its id in the URL instead.")
             case "meta":

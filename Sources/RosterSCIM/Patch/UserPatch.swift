@@ -9,11 +9,14 @@ public enum UserPatch {
     /// fields the core needs with `UserFields.extract(from:)`. Operations on the read-only
     /// `groups` are ignored: memberships change through Groups.
     ///
-    /// - Parameter user: the stored attributes (with or without `id`/`meta`; they are kept).
+    /// - Parameters:
+    ///   - user: the stored attributes (with or without `id`/`meta`; they are kept).
+    ///   - id: the user's id when `user` has no `id` attribute (as stored), so that a `replace`
+    ///     of `id` with its current value is a no-op rather than a `mutability` error.
     /// - Throws: 400 `invalidPath`, `invalidValue`, `noTarget` or `mutability`, with a detail
     ///   that starts "PATCH operation N: ".
-    public static func apply(_ request: PatchRequest, to user: JSONObject) throws(SCIMError) -> JSONObject {
-        var engine = PatchEngine(schema: .user, resource: user, ignoredAttributes: ["groups"])
+    public static func apply(_ request: PatchRequest, to user: JSONObject, id: String? = nil) throws(SCIMError) -> JSONObject {
+        var engine = PatchEngine(schema: .user, resource: user, ignoredAttributes: ["groups"], resourceID: id)
         for operation in request.operations {
             try engine.apply(operation)
         }
@@ -61,13 +64,15 @@ public enum GroupPatch {
     /// - no-path add/replace/remove whose value object has `members` → as the path form
     /// `displayName` changes in any shape (path, or a no-path object with `id` inside).
     ///
-    /// - Parameter group: the group's attributes without members (a `members` key is ignored).
+    /// - Parameters:
+    ///   - group: the group's attributes without members (a `members` key is ignored).
+    ///   - id: the group's id when `group` has no `id` attribute (as stored); see `UserPatch`.
     /// - Throws: 400 errors whose detail starts "PATCH operation N: "; a member without a string
     ///   `value` is `invalidValue`.
-    public static func apply(_ request: PatchRequest, to group: JSONObject) throws(SCIMError) -> GroupPatchResult {
+    public static func apply(_ request: PatchRequest, to group: JSONObject, id: String? = nil) throws(SCIMError) -> GroupPatchResult {
         var attributes = group
         if let key = attributes.storedKey(caseInsensitive: "members") { attributes.removeValue(forKey: key) }
-        var engine = PatchEngine(schema: .group, resource: attributes)
+        var engine = PatchEngine(schema: .group, resource: attributes, resourceID: id)
         var memberOps: [MemberOp] = []
 
         for operation in request.operations {
