@@ -132,6 +132,17 @@ struct RawSocket {
         Glibc.listen(fd, 16) == 0
     }
 
+    func setNonBlocking() {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// One non-blocking send: bytes written, 0 when the socket would block, -1 on error.
+    func trySend(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let written = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        if written < 0 { return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1 }
+        return written
+    }
+
     func send(_ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { raw in Glibc.send(fd, raw.baseAddress, raw.count, 0) } == bytes.count
     }
