@@ -13,7 +13,8 @@ struct Rosterctl: AsyncParsableCommand {
         commandName: "rosterctl",
         abstract: "Ask rosterd questions and run its admin operations, over its Unix socket.",
         discussion: """
-            Every command takes --socket PATH, --json and --timeout SECONDS, anywhere after the command words.
+            Every command takes --socket PATH, --json and --timeout SECONDS, anywhere after the command words \
+            (or before them).
 
             Exit codes: 0 ok/allowed, 1 denied (or verify found differences), 2 usage or invalid request, \
             3 not found, 4 rosterd unavailable, 5 permission denied, 6 other server error.
@@ -37,6 +38,7 @@ struct Rosterctl: AsyncParsableCommand {
 
     /// Parses and runs one command line; returns the process exit code.
     static func execute(_ arguments: [String]) async -> Int32 {
+        let arguments = movingLeadingGlobalOptions(arguments)
         var command: any ParsableCommand
         do {
             command = try parseAsRoot(arguments)
@@ -66,6 +68,33 @@ struct Rosterctl: AsyncParsableCommand {
             output.fail(CLIFailure(.failed, code: "UNKNOWN", message(for: error)))
             return ExitStatus.failed.rawValue
         }
+    }
+
+    /// `rosterctl --socket S --json check …` → `rosterctl check … --socket S --json`.
+    ///
+    /// The shared options belong to the leaf commands (so they are accepted anywhere after the
+    /// command words); this also accepts them before, as people type them.
+    static func movingLeadingGlobalOptions(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            if first == "--json" {
+                leading.append(first)
+                rest = rest.dropFirst()
+            } else if first == "--socket" || first == "--timeout" {
+                leading += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else if first.hasPrefix("--socket=") || first.hasPrefix("--timeout=") {
+                leading.append(first)
+                rest = rest.dropFirst()
+            } else {
+                break
+            }
+        }
+        guard !leading.isEmpty else { return arguments }
+        var result = Array(rest)
+        result.insert(contentsOf: leading, at: result.firstIndex(of: "--") ?? result.endIndex)
+        return result
     }
 
     /// Help and version go to standard output with status 0; everything else is a usage error

@@ -244,6 +244,10 @@ struct RosterctlTests {
         try FileManager.default.createSymbolicLink(atPath: workingDirectory + "/roster-data", withDestinationPath: daemon.dataDir)
         let viaDefault = try await RosterctlTests.run(["health"], directory: workingDirectory)
         #expect(viaDefault.status == 0, "\(viaDefault)")
+        // The shared options are also accepted before the command words (as in the README).
+        let before = try await RosterctlTests.run(["--socket", daemon.socketPath, "--json", "health"])
+        #expect(before.status == 0, "\(before)")
+        #expect(before.json["status"] as? String == "SERVING")
         // --socket wins over the environment.
         let override = try await RosterctlTests.run(
             ["health", "--socket", daemon.socketPath], environment: ["ROSTER_SOCKET": missing])

@@ -19,7 +19,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
             "Seconds to wait for rosterd's answer; 0 waits forever.",
-            discussion: "Default: 10 (verify and backup: 600). watch has no deadline.",
+            discussion: "Default: 10; directory and group changes and audit: 30; verify and backup: 600. watch has none.",
             valueName: "seconds"))
     var timeout: Double?
 
