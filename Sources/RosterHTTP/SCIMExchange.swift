@@ -36,6 +36,24 @@ public struct SCIMHTTPRequest: Sendable {
         }
     }
 
+    /// The `filter` query parameter decoded without reading a raw `+` as a space; nil when the
+    /// query has no `filter` or its raw value has no `+` (then it equals the form-decoded one).
+    ///
+    /// RFC 3986 gives `+` no special meaning in a query, and many clients leave the plus of
+    /// `alice+tag@example.com` unencoded; form decoding turns it into a space and the lookup
+    /// before create finds nothing (the provider then POSTs and gets 409). `SCIMFilter.parse`
+    /// already reads a `+` outside quotes as a space, so this reading only differs inside quotes.
+    var filterKeepingPlus: String? {
+        guard let query, !query.isEmpty else { return nil }
+        var result: String?
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, Self.formDecode(parts[0]).lowercased() == "filter" else { continue }
+            result = parts[1].contains("+") ? Self.percentDecode(parts[1]) : nil  // the last one wins, as in ListQuery
+        }
+        return result
+    }
+
     static func formDecode(_ text: Substring) -> String {
         percentDecode(text.replacingOccurrences(of: "+", with: " "))
     }

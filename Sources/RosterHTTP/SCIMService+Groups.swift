@@ -44,13 +44,18 @@ extension SCIMService {
             baseURL: baseURL)
     }
 
-    func listGroups(_ context: RequestContext, parameters: [(String, String)]) throws -> SCIMHTTPResponse {
+    func listGroups(_ context: RequestContext, parameters: [(String, String)], plusKeptFilter: String? = nil) throws
+        -> SCIMHTTPResponse
+    {
         var query = try ListQuery(
             parameters: parameters, limits: .init(maxPageSize: configuration.maxPageSize, filter: filterLimits))
         let (response, total) = try listGroups(context, query: query)
-        if total == 0, let fallback = query.filter?.percentDecodedFallback {  // as for users
-            query.filter = fallback
-            return try listGroups(context, query: query).response
+        if total == 0 {  // as for users
+            for fallback in fallbackFilters(for: query.filter, plusKept: plusKeptFilter) {
+                query.filter = fallback
+                let (other, count) = try listGroups(context, query: query)
+                if count > 0 { return other }
+            }
         }
         return response
     }

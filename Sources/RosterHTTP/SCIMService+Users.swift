@@ -60,15 +60,23 @@ extension SCIMService {
         return output
     }
 
-    func listUsers(_ context: RequestContext, parameters: [(String, String)]) throws -> SCIMHTTPResponse {
+    /// - Parameter plusKeptFilter: for a GET, the filter read with a raw `+` kept (see
+    ///   `fallbackFilters`); nil for POST `/.search`, whose body is exact.
+    func listUsers(_ context: RequestContext, parameters: [(String, String)], plusKeptFilter: String? = nil) throws
+        -> SCIMHTTPResponse
+    {
         var query = try ListQuery(
             parameters: parameters, limits: .init(maxPageSize: configuration.maxPageSize, filter: filterLimits))
         let (response, total) = try listUsers(context, query: query)
-        // Microsoft's validator percent-encodes values inside the quotes: only when the filter as
-        // written matches nothing is the decoded reading tried, so a real '%' is still found.
-        if total == 0, let fallback = query.filter?.percentDecodedFallback {
-            query.filter = fallback
-            return try listUsers(context, query: query).response
+        // Microsoft's validator percent-encodes values inside the quotes, and some clients leave a
+        // '+' raw: only when the filter as written matches nothing are other readings tried, so a
+        // real '%' is still found.
+        if total == 0 {
+            for fallback in fallbackFilters(for: query.filter, plusKept: plusKeptFilter) {
+                query.filter = fallback
+                let (other, count) = try listUsers(context, query: query)
+                if count > 0 { return other }
+            }
         }
         return response
     }

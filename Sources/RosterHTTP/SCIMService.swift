@@ -175,7 +175,9 @@ public final class SCIMService: Sendable {
             switch (parts.first ?? "", second, parts.count) {
             case ("users", nil, 1):
                 switch method {
-                case "GET": return try listUsers(context, parameters: context.request.queryParameters)
+                case "GET":
+                    return try listUsers(
+                        context, parameters: context.request.queryParameters, plusKeptFilter: context.request.filterKeepingPlus)
                 case "POST": return try await createUser(context)
                 default: return notAllowed("GET, POST")
                 }
@@ -193,7 +195,9 @@ public final class SCIMService: Sendable {
                 }
             case ("groups", nil, 1):
                 switch method {
-                case "GET": return try listGroups(context, parameters: context.request.queryParameters)
+                case "GET":
+                    return try listGroups(
+                        context, parameters: context.request.queryParameters, plusKeptFilter: context.request.filterKeepingPlus)
                 case "POST": return try await createGroup(context)
                 default: return notAllowed("GET, POST")
                 }
@@ -236,6 +240,22 @@ public final class SCIMService: Sendable {
         } catch {
             return .error(SCIMErrorMapping.scimError(for: error))
         }
+    }
+
+    /// Other readings of a list filter that matched nothing, tried in order until one matches:
+    /// its string values percent-decoded (Microsoft's validator), then the filter with a raw `+`
+    /// kept as a plus (see `SCIMHTTPRequest.filterKeepingPlus`), and that one percent-decoded.
+    /// The filter as written always runs first, so a value really containing `%40` or a space
+    /// is still found.
+    func fallbackFilters(for filter: SCIMFilter?, plusKept text: String?) -> [SCIMFilter] {
+        guard let filter else { return [] }
+        var readings: [SCIMFilter] = []
+        if let decoded = filter.percentDecodedFallback { readings.append(decoded) }
+        if let text, let plus = try? SCIMFilter.parse(text, limits: filterLimits), plus != filter {
+            readings.append(plus)
+            if let decoded = plus.percentDecodedFallback { readings.append(decoded) }
+        }
+        return readings
     }
 
     /// One entry of a discovery ListResponse by its name or id.
