@@ -44,6 +44,58 @@ struct EntraFlowTests {
         #expect(removals.allSatisfy { $0.revision == revision && $0.cause == "user_suspended" }, "one revision: \(events.map(\.brief))")
         #expect(events.filter { $0.kind == "user.suspended" }.map(\.revision) == [revision], "\(events.map(\.brief))")
         #expect(Set(events.map(\.revision)) == [revision], "the PATCH was one write: \(events.map(\.brief))")
+
+        // Reactivation with Entra's "True": the same id, active, in no group (Entra re-adds).
+        let reactivated = try await scim.patch("/Users/\(user)", operations: #"[{"op":"Replace","path":"active","value":"True"}]"#)
+        #expect(reactivated.status == 200 && reactivated.doc["active"] == .bool(true), "\(label): \(reactivated.summary)")
+        for group in groups {
+            #expect(try scim.check(user: .id(user), group: .id(group)).reason == .notMember, "\(label)")
+        }
+    }
+
+    @Test("directory policy retain: memberships kept but inert while suspended, live again on reactivation")
+    func retainPolicy() async throws {
+        let scim = try SCIM.fresh("entra-retain", provider: "entra", policy: "retain")
+        let user = try await scim.createUser("kept@contoso.test")
+        let group = try await scim.createGroup("entra-retain", members: [user])
+        #expect(try scim.check(user: .id(user), group: .id(group)).reason == .member)
+
+        let suspended = try await scim.patch("/Users/\(user)", operations: #"[{"op":"Replace","path":"active","value":"False"}]"#)
+        #expect(suspended.status == 200, "\(suspended.summary)")
+        let decision = try scim.check(user: .id(user), group: .id(group))
+        #expect(decision.reason == .userSuspended && !decision.allowed, "checks always deny an inactive user: \(decision)")
+        let late = try await scim.createGroup("entra-retain-late")
+        let addWhileSuspended = try await scim.patch(
+            "/Groups/\(late)", operations: #"[{"op":"Add","path":"members","value":[{"$ref":null,"value":\#(jsonString(user))}]}]"#)
+        #expect(addWhileSuspended.status == 200)
+        #expect(try scim.check(user: .id(user), group: .id(late)).reason == .userSuspended)
+
+        let reactivated = try await scim.patch("/Users/\(user)", operations: #"[{"op":"Replace","path":"active","value":"True"}]"#)
+        #expect(reactivated.status == 200, "\(reactivated.summary)")
+        #expect(try scim.check(user: .id(user), group: .id(group)).reason == .member, "retain: live again on reactivation")
+        #expect(try scim.check(user: .id(user), group: .id(late)).reason == .member)
+
+        // Deletion removes memberships whatever the policy.
+        let deleted = try await scim.delete("/Users/\(user)")
+        #expect(deleted.status == 204)
+        #expect(try scim.check(user: .id(user), group: .id(group)).reason == .userDeleted)
+        #expect(try await scim.members(group).isEmpty)
+        #expect(try await scim.members(late).isEmpty)
+    }
+
+    @Test("soft delete (active False) then hard delete 30 days later: USER_DELETED, 404")
+    func softThenHardDelete() async throws {
+        let scim = try SCIM.fresh("entra-harddelete", provider: "entra")
+        let user = try await scim.createUser("soft@contoso.test", externalId: "soft-1")
+        let group = try await scim.createGroup("entra-soft", members: [user])
+        let soft = try await scim.patch("/Users/\(user)", operations: #"[{"op":"Replace","path":"active","value":"False"}]"#)
+        #expect(soft.status == 200)
+        #expect(try scim.check(user: .external("soft-1"), group: .id(group)).reason == .userSuspended)
+        let hard = try await scim.delete("/Users/\(user)")
+        #expect(hard.status == 204, "\(hard.summary)")
+        #expect(try scim.check(user: .external("soft-1"), group: .id(group)).reason == .userDeleted)
+        #expect(try await scim.get("/Users/\(user)").status == 404)
+        #expect(try await scim.filter("Users", #"externalId eq "soft-1""#).doc["totalResults"] == .int(0))
     }
 
     @Test("group create with the ADSCIM schema URN; lookup by displayName without members")

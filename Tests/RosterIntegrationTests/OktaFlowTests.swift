@@ -98,6 +98,12 @@ struct OktaFlowTests {
         }
         let list = try await scim.get("/Users")
         #expect(list.doc["totalResults"] == .int(1), "a refused create must not have created anything: \(list.summary)")
+
+        // A suspended user still holds its userName: only deletion frees it.
+        let id = try #require(first.doc["id"]?.string)
+        #expect(try await scim.patch("/Users/\(id)", operations: Self.deactivate).status == 200)
+        let whileSuspended = try await scim.post("/Users", Self.createBody())
+        #expect(whileSuspended.status == 409 && whileSuspended.scimType == "uniqueness", "\(whileSuspended.summary)")
     }
 
     @Test("PATCH deactivate: USER_SUSPENDED, gone from every group, still readable; reactivation restores nothing")

@@ -368,6 +368,104 @@ struct SCIMEndpointTests {
         #expect(get.status == 405 && get.headers["allow"] == "POST", "\(get.summary)")
     }
 
+    @Test("filter values with '+', '%', '&', quotes and non-ASCII, raw or encoded in the query")
+    func filterValueEncoding() async throws {
+        let scim = try SCIM.fresh("filter-encoding")
+        let plus = try await scim.createUser("alice+scim@example.com")
+        let percent = try await scim.createUser("100%real@example.com")
+        let quote = try await scim.createUser(#"o"brien@example.com"#)
+        let unicode = try await scim.createUser("ÅSA.ÖBERG@example.com")
+        for (filter, expected) in [
+            (#"userName eq "alice+scim@example.com""#, plus),
+            (#"userName eq "100%real@example.com""#, percent),
+            (#"userName eq "o\"brien@example.com""#, quote),
+            (#"userName eq "åsa.öberg@example.com""#, unicode),
+        ] {
+            let found = try await scim.filter("Users", filter)
+            #expect(found.resourceIDs == [expected], "\(filter): \(found.summary)")
+        }
+        // A '+' left raw in the query string (legal in RFC 3986; many HTTP clients do not encode
+        // it) is a plus inside a quoted filter value, not a space.
+        let raw = try await scim.daemon.http(
+            "GET", scim.directory.base + "/Users?filter=userName%20eq%20%22alice+scim@example.com%22", token: scim.directory.token)
+        #expect(raw.status == 200 && raw.resourceIDs == [plus], "\(raw.summary)")
+        let rawSpaces = try await scim.daemon.http(
+            "GET", scim.directory.base + "/Users?filter=userName+eq+%22alice%2Bscim@example.com%22", token: scim.directory.token)
+        #expect(rawSpaces.status == 200 && rawSpaces.resourceIDs == [plus], "'+' between tokens reads as a space: \(rawSpaces.summary)")
+        #expect(try scim.check(user: .name("Åsa.Öberg@EXAMPLE.com"), group: .name("none")).reason == .groupUnknown)
+        let group = try await scim.createGroup("R&D + Ops")
+        let byName = try await scim.filter("Groups", #"displayName eq "R&D + Ops""#)
+        #expect(byName.resourceIDs == [group], "\(byName.summary)")
+        // Form encoding (spaces as '+', a plus as %2B) keeps working, for groups as for users.
+        let formEncoded = try await scim.daemon.http(
+            "GET", scim.directory.base + "/Groups?filter=displayName+eq+%22R%26D+%2B+Ops%22", token: scim.directory.token)
+        #expect(formEncoded.status == 200 && formEncoded.resourceIDs == [group], "\(formEncoded.summary)")
+        let rawPlusGroup = try await scim.daemon.http(
+            "GET", scim.directory.base + "/Groups?filter=displayName%20eq%20%22R%26D%20+%20Ops%22", token: scim.directory.token)
+        #expect(rawPlusGroup.status == 200 && rawPlusGroup.resourceIDs == [group], "\(rawPlusGroup.summary)")
+    }
+
+    @Test("groups sharing a displayName: both listed, a lookup by that name is an error; externalId is unique")
+    func duplicateGroupNames() async throws {
+        let scim = try SCIM.fresh("dup-groups")
+        let user = try await scim.createUser("dup@example.com")
+        let first = try await scim.createGroup("Admins", members: [user], externalId: "g-1")
+        let second = try await scim.createGroup("admins", externalId: "g-2")
+        let both = try await scim.filter("Groups", #"displayName eq "Admins""#)
+        #expect(both.status == 200 && Set(both.resourceIDs) == [first, second] && both.doc["totalResults"] == .int(2), "\(both.summary)")
+        #expect(throws: (any Error).self, "an ambiguous display name is an error, not a guess") {
+            try scim.check(user: .id(user), group: .name("Admins"))
+        }
+        #expect(try scim.check(user: .id(user), group: .external("g-1")).reason == .member)
+        #expect(try scim.check(user: .id(user), group: .external("g-2")).reason == .notMember)
+        let duplicateExternal = try await scim.post("/Groups", #"{"displayName":"Other","externalId":"g-1"}"#)
+        #expect(duplicateExternal.status == 409 && duplicateExternal.scimType == "uniqueness", "\(duplicateExternal.summary)")
+        let rename = try await scim.patch("/Groups/\(second)", operations: #"[{"op":"replace","path":"displayName","value":"Auditors"}]"#)
+        #expect(rename.status == 200)
+        #expect(try scim.check(user: .id(user), group: .name("admins")).reason == .member, "unambiguous again")
+    }
+
+    @Test("concurrent writers: parallel adds all land; add racing suspend never leaves an inactive member")
+    func concurrentWriters() async throws {
+        let scim = try SCIM.fresh("concurrency")
+        var users: [String] = []
+        for n in 0..<40 { users.append(try await scim.createUser("c\(n)@example.com")) }
+        let group = try await scim.createGroup("crowd")
+        let racing = try await scim.createGroup("race")
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for (n, user) in users.enumerated() {
+                tasks.addTask {
+                    let add = try await scim.patch(
+                        "/Groups/\(group)", operations: #"[{"op":"add","path":"members","value":[{"value":\#(jsonString(user))}]}]"#)
+                    #expect(add.status == 200, "\(add.summary)")
+                }
+                guard n % 2 == 0 else { continue }
+                tasks.addTask {
+                    let add = try await scim.patch(
+                        "/Groups/\(racing)", operations: #"[{"op":"add","path":"members","value":[{"value":\#(jsonString(user))}]}]"#)
+                    #expect(add.status == 200, "\(add.summary)")
+                }
+                tasks.addTask {
+                    let suspend = try await scim.patch("/Users/\(user)", operations: #"[{"op":"replace","value":{"active":false}}]"#)
+                    #expect(suspend.status == 200, "\(suspend.summary)")
+                }
+            }
+            try await tasks.waitForAll()
+        }
+        let crowd = try await scim.members(group)
+        let active = Set(users.enumerated().filter { $0.offset % 2 == 1 }.map(\.element))
+        #expect(crowd == active, "every add landed, and every suspended user left (or never joined)")
+        #expect(try await scim.members(racing).isEmpty, "a suspended user is never a member, whatever the order")
+        for (n, user) in users.enumerated() {
+            let expected: Roster_V1_Reason = n % 2 == 0 ? .userSuspended : .member
+            #expect(try scim.check(user: .id(user), group: .id(group)).reason == expected)
+        }
+        var verify = Roster_V1_RequestFrame()
+        verify.verify = .init()
+        let report = try LookupConnection(path: scim.daemon.socketPath).call(verify)
+        #expect(report.status.code == .ok && report.verify.ok, "verify: \(report.verify.differences)")
+    }
+
     // MARK: ETags
 
     @Test("ETags: If-None-Match → 304, If-Match mismatch → 412 and nothing written")
