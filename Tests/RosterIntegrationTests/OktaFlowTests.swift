@@ -198,6 +198,76 @@ struct OktaFlowTests {
         #expect(try await scim.members(group).isEmpty)
     }
 
+    @Test("a user's groups never removes a membership: PUT with groups [] and PATCH of groups are no-ops for members")
+    func userGroupsAttributeIsNotAuthoritative() async throws {
+        let scim = try SCIM.fresh("okta-groups-attr", provider: "okta")
+        let created = try await scim.post("/Users", Self.createBody(userName: "keep@okta.local", externalId: "00u-keep"))
+        let user = try #require(created.doc["id"]?.string)
+        let group = try await scim.createGroup("okta-keep", members: [user])
+        let other = try await scim.createGroup("okta-other")
+
+        // Okta's AIW PUT carries groups: [] (and never the memberships): nothing is removed.
+        let put = try await scim.put("/Users/\(user)", Self.createBody(userName: "keep@okta.local", externalId: "00u-keep"))
+        #expect(put.status == 200, "\(put.summary)")
+        #expect(try scim.check(user: .id(user), group: .id(group)).reason == .member)
+        #expect(put.doc["groups"]?[0]?["value"] == .string(group), "groups is read from the index: \(put.summary)")
+
+        // groups is read-only on a User: PATCHes of it change no membership either way.
+        for operations in [
+            #"[{"op":"remove","path":"groups"}]"#,
+            #"[{"op":"replace","path":"groups","value":[]}]"#,
+            #"[{"op":"add","path":"groups","value":[{"value":\#(jsonString(other))}]}]"#,
+            #"[{"op":"replace","value":{"groups":[{"value":\#(jsonString(other))}]}}]"#,
+        ] {
+            let response = try await scim.patch("/Users/\(user)", operations: operations)
+            #expect(response.status == 200, "\(operations): \(response.summary)")
+            #expect(try scim.check(user: .id(user), group: .id(group)).reason == .member, "\(operations)")
+            #expect(try scim.check(user: .id(user), group: .id(other)).reason == .notMember, "\(operations)")
+        }
+        #expect(try await scim.members(group) == [user])
+    }
+
+    @Test("renames: userName and externalId changes move the lookups; the old names answer USER_UNKNOWN")
+    func renames() async throws {
+        let scim = try SCIM.fresh("okta-renames", provider: "okta")
+        let user = try await scim.createUser("before@okta.local", externalId: "00u-before")
+        let group = try await scim.createGroup("okta-renames", members: [user])
+        let renamed = try await scim.patch(
+            "/Users/\(user)",
+            operations: #"[{"op":"replace","value":{"userName":"after@okta.local","externalId":"00u-after"}}]"#)
+        #expect(renamed.status == 200 && renamed.doc["userName"] == .string("after@okta.local"), "\(renamed.summary)")
+        #expect(try scim.check(user: .name("after@okta.local"), group: .id(group)).reason == .member)
+        #expect(try scim.check(user: .external("00u-after"), group: .id(group)).reason == .member)
+        #expect(try scim.check(user: .name("before@okta.local"), group: .id(group)).reason == .userUnknown)
+        #expect(try scim.check(user: .external("00u-before"), group: .id(group)).reason == .userUnknown)
+        #expect(try await scim.filter("Users", #"userName eq "before@okta.local""#).doc["totalResults"] == .int(0))
+        #expect(try await scim.filter("Users", #"userName eq "after@okta.local""#).resourceIDs == [user])
+        // The old names are free again.
+        let reuse = try await scim.createUser("before@okta.local", externalId: "00u-before")
+        #expect(try scim.check(user: .name("before@okta.local"), group: .id(group)).reason == .notMember)
+        #expect(reuse != user)
+        // A case-only rename is allowed (the user keeps its own name).
+        let caseOnly = try await scim.patch("/Users/\(user)", operations: #"[{"op":"replace","path":"userName","value":"AFTER@okta.local"}]"#)
+        #expect(caseOnly.status == 200 && caseOnly.doc["userName"] == .string("AFTER@okta.local"), "\(caseOnly.summary)")
+        #expect(try scim.check(user: .name("after@okta.local"), group: .id(group)).reason == .member)
+    }
+
+    @Test("a user created inactive is USER_SUSPENDED and cannot be added until activated")
+    func createdInactive() async throws {
+        let scim = try SCIM.fresh("okta-inactive", provider: "okta")
+        let body = Self.createBody(userName: "staged@okta.local", externalId: "00u-staged").replacingOccurrences(of: #""active":true"#, with: #""active":false"#)
+        let created = try await scim.post("/Users", body)
+        #expect(created.status == 201 && created.doc["active"] == .bool(false), "\(created.summary)")
+        let user = try #require(created.doc["id"]?.string)
+        let group = try await scim.createGroup("okta-staged", members: [user])
+        #expect(try scim.check(user: .id(user), group: .id(group)).reason == .userSuspended)
+        #expect(try await scim.members(group).isEmpty, "an inactive user is never a member")
+        _ = try await scim.patch("/Users/\(user)", operations: Self.reactivate)
+        #expect(try scim.check(user: .id(user), group: .id(group)).reason == .notMember)
+        try await Self.addMembers(scim, group, [user])
+        #expect(try scim.check(user: .id(user), group: .id(group)).reason == .member)
+    }
+
     @Test("membership PATCH: remove members[value eq id] plus add, in one request")
     func twoOperationMembershipPatch() async throws {
         let scim = try SCIM.fresh("okta-members", provider: "okta")
