@@ -134,8 +134,18 @@ enum SCIMErrorMapping {
                 return SCIMError(status: 500, scimType: nil, detail: error.message)
             }
         default:
-            return SCIMError(status: 500, scimType: nil, detail: "internal error: \(error)")
+            // Not `\(error)`: for a database error that is the SQL statement and the schema.
+            // SCIMService logs the error itself.
+            return SCIMError(
+                status: 500, scimType: nil,
+                detail: "internal error (\(type(of: error))); the request was not applied; rosterd's log has the details")
         }
+    }
+
+    /// Whether `error` is none of the expected kinds (SCIM, rules, store), i.e. a 500 whose
+    /// cause only the log shows.
+    static func isUnexpected(_ error: any Error) -> Bool {
+        !(error is SCIMError || error is RosterError || error is StoreError)
     }
 
     static func status(for error: any Error) -> Int { scimError(for: error).status }

@@ -236,10 +236,23 @@ public final class SCIMService: Sendable {
                 return .error(.notFound("no SCIM resource at \(context.request.path)"))
             }
         } catch let refusal as WriterRefusal {
+            logIfInternal(refusal.underlying, context)
             return .error(SCIMErrorMapping.scimError(for: refusal.underlying), headers: [("Roster-Audited", "1")])
         } catch {
+            logIfInternal(error, context)
             return .error(SCIMErrorMapping.scimError(for: error))
         }
+    }
+
+    /// An unexpected error's text (e.g. a SQLite statement) goes to the log, not to the provider.
+    private func logIfInternal(_ error: any Error, _ context: RequestContext) {
+        guard SCIMErrorMapping.isUnexpected(error) else { return }
+        logger.error(
+            "scim request failed with an internal error",
+            metadata: [
+                "scim.directory": "\(context.directoryID)", "scim.method": "\(context.request.method)",
+                "scim.path": "\(context.request.path)", "error": "\(error)",
+            ])
     }
 
     /// Other readings of a list filter that matched nothing, tried in order until one matches:
