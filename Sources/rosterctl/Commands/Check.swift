@@ -38,7 +38,7 @@ struct Check: AsyncParsableCommand, RosterCommand {
         ) {
             Text.fields([
                 ("decision", answer.allowed ? "allowed" : "denied"),
-                ("reason", "\(answer.reason.name) (\(answer.reason.explanation))"),
+                ("reason", "\(answer.reason.name) — \(answer.reason.explanation)"),
                 ("revision", String(answer.revision)),
             ])
         }
