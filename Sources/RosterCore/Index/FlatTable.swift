@@ -1,6 +1,8 @@
 /// A key whose hash is cheap and well mixed enough for open addressing.
 protocol FlatHashable: Hashable, Sendable {
     var flatHash: UInt64 { get }
+    /// A value no real key ever takes: it marks an empty slot.
+    static var emptySlot: Self { get }
 }
 
 /// Finalizer of splitmix64: spreads any 64-bit input over all bits.
@@ -14,82 +16,111 @@ func mix64(_ x: UInt64) -> UInt64 {
 
 extension UInt32: FlatHashable {
     var flatHash: UInt64 { mix64(UInt64(self)) }
+    /// Index keys are assigned from 1 and never reach UInt32.max (the rules refuse it).
+    static var emptySlot: UInt32 { .max }
 }
 
 /// An immutable open-addressing hash table (linear probing, load ≤ 3/4) whose slots hold the key
 /// and the value side by side, so a lookup usually touches one cache line — where Swift's
 /// `Dictionary` keeps bitmap, keys and values in three arrays (three misses on a cold index).
-/// Built once, read many times: the base layer of `LayeredMap`.
+/// Probing compares keys in place (an empty slot holds `Key.emptySlot`), so a probe never copies,
+/// and never retains, a value that is not the one asked for. Built once, read many times: the
+/// base layer of `LayeredMap`.
 struct FlatTable<Key: FlatHashable, Value: Sendable>: Sendable {
     private struct Slot: Sendable {
         var key: Key
-        var value: Value
+        var value: Value?
     }
 
-    private let slots: ContiguousArray<Slot?>
+    private let slots: ContiguousArray<Slot>
     let count: Int
 
     init() {
-        slots = [nil]
+        slots = [Slot(key: .emptySlot, value: nil)]
         count = 0
-    }
-
-    /// The home slot of a hash: a multiply-shift range reduction, so the capacity need not be a
-    /// power of two and the load stays near 3/4 instead of anywhere from 3/8 to 3/4.
-    @inline(__always)
-    private func home(_ hash: UInt64) -> Int {
-        Int(truncatingIfNeeded: hash.multipliedFullWidth(by: UInt64(slots.count)).high)
-    }
-
-    @inline(__always)
-    private func next(_ index: Int) -> Int {
-        index + 1 == slots.count ? 0 : index + 1
     }
 
     /// Builds a table from `entries` (the last value wins for a repeated key).
     init(_ entries: [(Key, Value)]) {
         let capacity = max(2, entries.count + entries.count / 3 + 1)
-        var slots = ContiguousArray<Slot?>(repeating: nil, count: capacity)
+        let empty = Slot(key: .emptySlot, value: nil)
+        var slots = ContiguousArray<Slot>(unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            // Large tables are read at random: ask for transparent huge pages before the first
+            // touch, so a lookup costs one cache miss instead of a miss plus a (nested, on a VM)
+            // page walk. Advice only; without THP nothing changes.
+            HugePages.advise(UnsafeMutableRawBufferPointer(buffer))
+            buffer.initialize(repeating: empty)
+            initialized = capacity
+        }
         var count = 0
-        for (key, value) in entries {
+        for (key, value) in entries where key != .emptySlot {
             var index = Int(truncatingIfNeeded: key.flatHash.multipliedFullWidth(by: UInt64(capacity)).high)
             while true {
-                if let existing = slots[index] {
-                    if existing.key == key {
-                        slots[index] = Slot(key: key, value: value)
-                        break
-                    }
-                    index = index + 1 == capacity ? 0 : index + 1
-                } else {
+                if slots[index].key == key {
+                    slots[index].value = value
+                    break
+                }
+                if slots[index].key == .emptySlot {
                     slots[index] = Slot(key: key, value: value)
                     count += 1
                     break
                 }
+                index = index + 1 == capacity ? 0 : index + 1
             }
         }
         self.slots = slots
         self.count = count
     }
 
-    subscript(key: Key) -> Value? {
+    /// The home slot of a hash: a multiply-shift range reduction, so the capacity need not be a
+    /// power of two and the load stays near 3/4.
+    @inline(__always)
+    private func home(_ hash: UInt64) -> Int {
+        Int(truncatingIfNeeded: hash.multipliedFullWidth(by: UInt64(slots.count)).high)
+    }
+
+    @inline(__always)
+    private func find(_ key: Key) -> Int? {
         var index = home(key.flatHash)
-        while let slot = slots[index] {
-            if slot.key == key { return slot.value }
-            index = next(index)
+        while true {
+            let stored = slots[index].key
+            if stored == key { return index }
+            if stored == .emptySlot { return nil }
+            index = index + 1 == slots.count ? 0 : index + 1
         }
-        return nil
+    }
+
+    subscript(key: Key) -> Value? {
+        guard key != .emptySlot, let index = find(key) else { return nil }
+        return slots[index].value
     }
 
     func contains(_ key: Key) -> Bool {
-        var index = home(key.flatHash)
-        while let slot = slots[index] {
-            if slot.key == key { return true }
-            index = next(index)
-        }
-        return false
+        key != .emptySlot && find(key) != nil
     }
 
     func forEach(_ body: (Key, Value) throws -> Void) rethrows {
-        for case let slot? in slots { try body(slot.key, slot.value) }
+        for slot in slots {
+            if let value = slot.value { try body(slot.key, value) }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum HugePages {
+    static let size = 2 << 20
+
+    /// `madvise(MADV_HUGEPAGE)` on the 2 MiB-aligned part of a region of at least 4 MiB.
+    static func advise(_ region: UnsafeMutableRawBufferPointer) {
+        #if os(Linux)
+        guard let base = region.baseAddress, region.count >= 2 * size else { return }
+        let start = (Int(bitPattern: base) + size - 1) & ~(size - 1)
+        let end = (Int(bitPattern: base) + region.count) & ~(size - 1)
+        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(pointer, end - start, MADV_HUGEPAGE)
+        #endif
     }
 }

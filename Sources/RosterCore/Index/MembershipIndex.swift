@@ -52,6 +52,7 @@ struct ScopedName: FlatHashable {
     var name: String
 
     var flatHash: UInt64 { UInt64(bitPattern: Int64(hashValue)) }
+    static var emptySlot: ScopedName { ScopedName(directory: .max, name: "") }
 }
 
 struct DirectoryEntry: Sendable {

@@ -31,10 +31,9 @@ struct UserTable: Sendable {
     /// The hot part of a user, for the check path.
     @inline(__always)
     func hot(_ id: String) -> UserHot? {
-        let key = UUIDKey(id)
-        guard let hot = hot[key] else { return nil }
-        // A non-UUID id was hashed: confirm it is really this user's id.
-        if UUIDKey.parse(id) == nil, records[hot.key]?.id != id { return nil }
+        if let exact = UUIDKey.parse(id) { return hot[exact] }
+        // A non-UUID id is hashed: confirm it is really this user's id.
+        guard let hot = hot[UUIDKey(id)], records[hot.key]?.id == id else { return nil }
         return hot
     }
 
@@ -84,8 +83,8 @@ struct GroupTable: Sendable {
 
     @inline(__always)
     func hot(_ id: String) -> GroupHot? {
-        guard let hot = hot[UUIDKey(id)] else { return nil }
-        if UUIDKey.parse(id) == nil, entries[hot.key]?.record.id != id { return nil }
+        if let exact = UUIDKey.parse(id) { return hot[exact] }
+        guard let hot = hot[UUIDKey(id)], entries[hot.key]?.record.id == id else { return nil }
         return hot
     }
 

@@ -19,29 +19,42 @@ struct UUIDKey: FlatHashable {
     }
 
     /// The key of a UUID string, or nil when `text` is not one.
+    @inline(__always)
     static func parse(_ text: String) -> UUIDKey? {
         guard text.utf8.count == 36 else { return nil }
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        var digits = 0
-        var offset = 0
-        for byte in text.utf8 {
-            defer { offset += 1 }
-            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
-                guard byte == UInt8(ascii: "-") else { return nil }
-                continue
-            }
-            let nibble: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = byte &- UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = byte &- UInt8(ascii: "a") &+ 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = byte &- UInt8(ascii: "A") &+ 10
-            default: return nil
-            }
-            if digits < 16 { high = high << 4 | UInt64(nibble) } else { low = low << 4 | UInt64(nibble) }
-            digits += 1
+        if let parsed = text.utf8.withContiguousStorageIfAvailable({ parse(bytes: $0) }) { return parsed }
+        return Array(text.utf8).withUnsafeBufferPointer { parse(bytes: $0) }
+    }
+
+    /// Hex digit values by ASCII code (0xFF: not a hex digit). A table keeps the 32-digit loop
+    /// branch-light: this runs twice per check.
+    private static let nibbles: [UInt8] = (0..<256).map { code -> UInt8 in
+        switch code {
+        case 48...57: return UInt8(code - 48)
+        case 65...70: return UInt8(code - 55)
+        case 97...102: return UInt8(code - 87)
+        default: return 0xFF
         }
-        return UUIDKey(high: high, low: low)
+    }
+
+    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> UUIDKey? {
+        guard bytes.count == 36, bytes[8] == 0x2D, bytes[13] == 0x2D, bytes[18] == 0x2D, bytes[23] == 0x2D else {
+            return nil
+        }
+        return nibbles.withUnsafeBufferPointer { table -> UUIDKey? in
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            var invalid: UInt8 = 0
+            var digits = 0
+            for offset in 0..<36 where offset != 8 && offset != 13 && offset != 18 && offset != 23 {
+                let nibble = table[Int(bytes[offset])]
+                invalid |= nibble & 0xF0
+                if digits < 16 { high = high << 4 | UInt64(nibble & 0x0F) } else { low = low << 4 | UInt64(nibble & 0x0F) }
+                digits += 1
+            }
+            if invalid != 0 || (high == 0 && low == 0) { return nil }
+            return UUIDKey(high: high, low: low)
+        }
     }
 
     private static func hashed(_ text: String) -> UUIDKey {
@@ -55,4 +68,7 @@ struct UUIDKey: FlatHashable {
     }
 
     var flatHash: UInt64 { mix64(low ^ (high &* 0x9E37_79B9_7F4A_7C15)) }
+
+    /// The nil UUID marks empty slots; the nil UUID string itself is hashed like a non-UUID.
+    static var emptySlot: UUIDKey { UUIDKey(high: 0, low: 0) }
 }
