@@ -511,6 +511,26 @@ struct SCIMEndpointTests {
         #expect(try await scim.get("/Groups/\(group)", headers: ["If-None-Match": groupETag]).status == 200)
     }
 
+    /// A User's representation includes `groups` (from the index), so a membership change is a
+    /// change of the User: a conditional GET with the old ETag must not answer 304.
+    /// Known bug (reported, RosterCore): a membership change moves only the group's version.
+    @Test("a user's ETag moves when its groups change (If-None-Match never hides a membership change)")
+    func userETagFollowsGroups() async throws {
+        let scim = try SCIM.fresh("user-etag-groups")
+        let user = try await scim.createUser("etag-groups@example.com")
+        let group = try await scim.createGroup("etag-groups")
+        let before = try await scim.get("/Users/\(user)")
+        let etag = try #require(before.etag)
+        _ = try await scim.patch("/Groups/\(group)", operations: #"[{"op":"add","path":"members","value":[{"value":\#(jsonString(user))}]}]"#)
+        let after = try await scim.get("/Users/\(user)")
+        #expect(after.doc["groups"]?[0]?["value"] == .string(group))
+        let conditional = try await scim.get("/Users/\(user)", headers: ["If-None-Match": etag])
+        withKnownIssue("RosterCore: a membership change does not move the user's version (ETag, meta.version)") {
+            #expect(conditional.status == 200, "the representation changed (groups), so no 304: \(conditional.summary)")
+            #expect(after.etag != etag, "ETag \(etag) still names a representation without the group")
+        }
+    }
+
     // MARK: Authentication
 
     @Test("auth: no token, wrong token, another directory's token → 401; nothing leaks")
