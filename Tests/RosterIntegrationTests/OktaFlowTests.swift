@@ -252,6 +252,26 @@ struct OktaFlowTests {
         #expect(try scim.check(user: .name("after@okta.local"), group: .id(group)).reason == .member)
     }
 
+    @Test("profile update: no-path replace merges complex attributes and replaces multi-valued ones")
+    func profileUpdate() async throws {
+        let scim = try SCIM.fresh("okta-profile", provider: "okta")
+        let created = try await scim.post("/Users", Self.createBody(userName: "prof@okta.local", externalId: "00u-prof"))
+        let user = try #require(created.doc["id"]?.string)
+        let group = try await scim.createGroup("okta-prof", members: [user])
+        let updated = try await scim.patch(
+            "/Users/\(user)",
+            operations: #"[{"op":"replace","value":{"name":{"givenName":"Renamed"},"emails":[{"primary":true,"value":"new@okta.local","type":"work"}],"displayName":"Renamed User"}}]"#
+        )
+        #expect(updated.status == 200, "\(updated.summary)")
+        #expect(updated.doc["name"] == .object(["givenName": .string("Renamed"), "familyName": .string("User")]), "sub-attributes not given are kept: \(updated.summary)")
+        #expect(updated.doc["emails"] == .array([.object(["primary": .bool(true), "value": .string("new@okta.local"), "type": .string("work")])]))
+        #expect(updated.doc["displayName"] == .string("Renamed User"))
+        #expect(updated.doc["active"] == .bool(true) && updated.doc["locale"] == .string("en-US"), "untouched attributes stay")
+        #expect(try scim.check(user: .id(user), group: .id(group)).reason == .member, "a profile update keeps the memberships")
+        let found = try await scim.filter("Users", #"emails[type eq "work"].value eq "new@okta.local""#)
+        #expect(found.resourceIDs == [user])
+    }
+
     @Test("a user created inactive is USER_SUSPENDED and cannot be added until activated")
     func createdInactive() async throws {
         let scim = try SCIM.fresh("okta-inactive", provider: "okta")

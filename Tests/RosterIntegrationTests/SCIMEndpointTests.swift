@@ -668,6 +668,28 @@ struct SCIMEndpointTests {
         #expect(try scim.check(user: .id(users[1]), group: .id(group)).reason == .member)
     }
 
+    @Test("Entra's floor: 25 requests/s per tenant, sequentially (here: 100 lookups and writes)")
+    func requestRate() async throws {
+        let scim = try SCIM.fresh("rate", provider: "entra")
+        let group = try await scim.createGroup("rate")
+        let clock = ContinuousClock()
+        let elapsed = try await clock.measure {
+            for n in 0..<25 {
+                let userName = "rate\(n)@contoso.test"
+                let lookup = try await scim.filter("Users", #"userName eq "\#(userName)""#)
+                #expect(lookup.doc["totalResults"] == .int(0))
+                let user = try await scim.createUser(userName)
+                let add = try await scim.patch(
+                    "/Groups/\(group)", operations: #"[{"op":"Add","path":"members","value":[{"$ref":null,"value":\#(jsonString(user))}]}]"#)
+                #expect(add.status == 200)
+                let disable = try await scim.patch("/Users/\(user)", operations: #"[{"op":"Replace","path":"active","value":"False"}]"#)
+                #expect(disable.status == 200)
+            }
+        }
+        #expect(elapsed < .seconds(4), "100 sequential requests took \(elapsed): below Entra's 25 requests/s")
+        #expect(try await scim.members(group).isEmpty)
+    }
+
     @Test("read-your-writes: a check at min_revision = Roster-Revision sees the write")
     func readYourWrites() async throws {
         let scim = try SCIM.fresh("ryw")
