@@ -268,7 +268,10 @@ public final class RosterStore: Sendable {
                         try db.inSavepoint {
                             try Self.persist(applied, now: now, db)
                             try request.persistExtra?(db, applied)
-                            try Self.audit(request, status: request.audit.successStatus, outcome: "ok", applied: applied, now: now, db)
+                            // "ignored": accepted but the rules changed nothing (e.g. a member add for a
+                            // suspended user), so the audit trail answers "why is U not in G?".
+                            let outcome = applied.events.isEmpty && !applied.notes.isEmpty ? "ignored" : "ok"
+                            try Self.audit(request, status: request.audit.successStatus, outcome: outcome, applied: applied, now: now, db)
                             return .commit
                         }
                         var outcome = WriteOutcome(applied: applied)

@@ -1,4 +1,5 @@
 import RosterCore
+import RosterProtocol
 import RosterServer
 import RosterStore
 
@@ -22,8 +23,22 @@ struct DaemonBackend: RosterBackend {
         try store.group(directoryID: directoryID, id: groupID).map { JSONSerializer.serializeToString(.object($0.resource)) }
     }
 
+    /// Store errors as lookup-API statuses (the server maps `RosterError` itself).
+    private func mapped<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            switch error.code {
+            case .exists: throw RosterStatus(.alreadyExists, error.message)
+            case .notFound: throw RosterStatus(.notFound, error.message)
+            case .io, .closed, .locked: throw RosterStatus(.unavailable, error.message)
+            default: throw RosterStatus(.internal, error.message)
+            }
+        }
+    }
+
     func createDirectory(name: String, provider: ProviderKind, policy: MembershipPolicy) async throws -> CreatedDirectory {
-        let (directory, token) = try await store.createDirectory(name: name, provider: provider, policy: policy)
+        let (directory, token) = try await mapped { try await store.createDirectory(name: name, provider: provider, policy: policy) }
         return CreatedDirectory(directory: directory, scimBaseURL: scimBaseURL(directory.id), token: token)
     }
 
@@ -31,29 +46,29 @@ struct DaemonBackend: RosterBackend {
         guard store.publisher.current.directory(directoryID) != nil else {
             throw RosterError(.directoryNotFound, "no directory with id '\(directoryID)'")
         }
-        return RotatedToken(token: try await store.rotateToken(directoryID: directoryID), liveTokens: 2)
+        return RotatedToken(token: try await mapped { try await store.rotateToken(directoryID: directoryID) }, liveTokens: 2)
     }
 
     func deleteDirectory(id: String) async throws -> UInt64 {
-        try await store.deleteDirectory(id: id).revision
+        try await mapped { try await store.deleteDirectory(id: id).revision }
     }
 
     func deleteGroup(directoryID: String, groupID: String) async throws -> DeletedGroup {
-        let applied = try await store.deleteGroup(directoryID: directoryID, groupID: groupID)
+        let applied = try await mapped { try await store.deleteGroup(directoryID: directoryID, groupID: groupID) }
         return DeletedGroup(
             revision: applied.revision,
             membershipsRemoved: applied.events.filter { $0.kind == .groupUserRemoved }.count)
     }
 
     func verify() async throws -> LookupVerifyReport {
-        let report = try await store.verify()
+        let report = try await mapped { try await store.verify() }
         return LookupVerifyReport(
             ok: report.ok, differences: report.differences, usersChecked: report.users, groupsChecked: report.groups,
             membershipsChecked: report.memberships, revision: report.revision)
     }
 
     func backup(to path: String) async throws -> LookupBackupResult {
-        let result = try await store.backup(to: path)
+        let result = try await mapped { try await store.backup(to: path) }
         return LookupBackupResult(path: result.path, bytes: result.bytes, revision: result.revision)
     }
 

@@ -513,7 +513,6 @@ struct SCIMEndpointTests {
 
     /// A User's representation includes `groups` (from the index), so a membership change is a
     /// change of the User: a conditional GET with the old ETag must not answer 304.
-    /// Known bug (reported, RosterCore): a membership change moves only the group's version.
     @Test("a user's ETag moves when its groups change (If-None-Match never hides a membership change)")
     func userETagFollowsGroups() async throws {
         let scim = try SCIM.fresh("user-etag-groups")
@@ -525,10 +524,8 @@ struct SCIMEndpointTests {
         let after = try await scim.get("/Users/\(user)")
         #expect(after.doc["groups"]?[0]?["value"] == .string(group))
         let conditional = try await scim.get("/Users/\(user)", headers: ["If-None-Match": etag])
-        withKnownIssue("RosterCore: a membership change does not move the user's version (ETag, meta.version)") {
-            #expect(conditional.status == 200, "the representation changed (groups), so no 304: \(conditional.summary)")
-            #expect(after.etag != etag, "ETag \(etag) still names a representation without the group")
-        }
+        #expect(conditional.status == 200, "the representation changed (groups), so no 304: \(conditional.summary)")
+        #expect(after.etag != etag, "ETag \(etag) still names a representation without the group")
     }
 
     // MARK: Authentication
@@ -668,12 +665,13 @@ struct SCIMEndpointTests {
         #expect(try scim.check(user: .id(users[1]), group: .id(group)).reason == .member)
     }
 
-    @Test("Entra's floor: 25 requests/s per tenant, sequentially (here: 100 lookups and writes)")
-    func requestRate() async throws {
+    // Speed is measured in benchmarks (docs/BENCHMARKS.md, scripts/bench-scim), not here: this
+    // keeps the sequence Entra sends per user, 25 times over, and checks its end state.
+    @Test("Entra's per-user sequence, 25 times: lookup, create, add to a group, disable")
+    func entraSequence() async throws {
         let scim = try SCIM.fresh("rate", provider: "entra")
         let group = try await scim.createGroup("rate")
-        let clock = ContinuousClock()
-        let elapsed = try await clock.measure {
+        do {
             for n in 0..<25 {
                 let userName = "rate\(n)@contoso.test"
                 let lookup = try await scim.filter("Users", #"userName eq "\#(userName)""#)
@@ -686,7 +684,6 @@ struct SCIMEndpointTests {
                 #expect(disable.status == 200)
             }
         }
-        #expect(elapsed < .seconds(4), "100 sequential requests took \(elapsed): below Entra's 25 requests/s")
         #expect(try await scim.members(group).isEmpty)
     }
 

@@ -310,21 +310,17 @@ struct SCIMLimitsTests {
         try await Self.expectServing(scim)
     }
 
-    @Test("an internal error never shows SQL or the schema to the provider")
-    func internalErrorsDoNotLeak() async throws {
+    @Test("a U+0000 in an identifier is refused with a clear 400 that shows no SQL")
+    func nulIdentifierRefused() async throws {
         let scim = try SCIM.fresh("limits-internal")
-        // Two userNames that differ only after a U+0000 collide in SQLite while the known
-        // RosterStore truncation bug lasts (see SCIMRestartTests); once fixed both are 201.
         let first = try await scim.post("/Users", #"{"userName":"x\u0000first@example.com"}"#)
-        #expect(first.status == 201, "\(first.summary)")
-        let second = try await scim.post("/Users", #"{"userName":"x\u0000second@example.com"}"#)
-        #expect(second.status == 201 || second.status == 500, "\(second.summary)")
-        if second.status == 500 {
-            Self.expectError(second, 500, nil, "internal error")
-            for leak in ["INSERT", "SELECT", "SQLite", "UNIQUE", "users.", "user_name"] {
-                #expect(!second.text.contains(leak), "the 500 leaks '\(leak)': \(second.text)")
-            }
+        Self.expectError(first, 400, "invalidValue", "U+0000")
+        #expect(first.detail.contains("U+0000"), "the detail names the character: \(first.summary)")
+        for leak in ["INSERT", "SELECT", "SQLite", "UNIQUE", "users.", "user_name"] {
+            #expect(!first.text.contains(leak), "the error leaks '\(leak)': \(first.text)")
         }
+        let list = try await scim.filter("Users", #"userName sw "x""#)
+        #expect(list.doc["totalResults"] == .int(0), "nothing was stored: \(list.summary)")
         try await Self.expectServing(scim)
     }
 
@@ -340,12 +336,6 @@ struct SCIMLimitsTests {
         verify.verify = .init()
         let report = try LookupConnection(path: scim.daemon.socketPath).call(verify)
         #expect(report.status.code == .ok)
-        // The only difference allowed is the known RosterStore U+0000 truncation of the user the
-        // previous test created (see SCIMRestartTests).
-        let unexplained = report.verify.differences.filter { !$0.contains("\\0first@example.com") }
-        #expect(unexplained.isEmpty, "verify: \(report.verify.differences)")
-        if !report.verify.ok && unexplained.isEmpty {
-            withKnownIssue("RosterStore truncates column strings at U+0000") { Issue.record("verify: \(report.verify.differences)") }
-        }
+        #expect(report.verify.ok, "verify: \(report.verify.differences)")
     }
 }

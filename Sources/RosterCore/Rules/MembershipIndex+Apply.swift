@@ -8,8 +8,10 @@ struct ApplyContext {
     var events: [Event] = []
     var changes: [StoreChange] = []
     var notes: [String] = []
-    /// Groups whose membership changed (their version moves; the store must record it).
+    /// Groups and users whose memberships changed: their versions move (a user's `groups` is part
+    /// of its representation, so its ETag must change too) and the store must record that.
     var touchedGroups: [String] = []
+    var touchedUsers: [String] = []
 
     mutating func emit(
         _ kind: Event.Kind, directoryID: String, userID: String? = nil, groupID: String? = nil,
@@ -68,6 +70,18 @@ extension MembershipIndex {
         for groupID in context.touchedGroups where !written.contains(groupID) && seen.insert(groupID).inserted {
             if let record = next.groups[groupID]?.record { context.changes.append(.putGroup(record, resource: nil)) }
         }
+        let writtenUsers = Set(context.changes.compactMap { change -> String? in
+            if case .putUser(let u, _) = change, u.version == context.revision { return u.id }
+            return nil
+        })
+        for userID in context.touchedUsers where !writtenUsers.contains(userID) && seen.insert("u:" + userID).inserted {
+            guard var entry = next.users[userID] else { continue }
+            if entry.record.version != context.revision {
+                entry.record.version = context.revision
+                next.users[userID] = entry
+            }
+            context.changes.append(.putUser(entry.record, resource: nil))
+        }
         next.revision = context.revision
         self = next
         return Applied(
@@ -88,6 +102,12 @@ extension MembershipIndex {
         guard !directory.id.isEmpty else { throw RosterError(.invalidValue, "a directory id must not be empty") }
         guard directories[directory.id] == nil else {
             throw RosterError(.directoryExists, "a directory with id '\(directory.id)' already exists")
+        }
+        try Self.validate(text: directory.name, field: "directory name")
+        if let existing = directories.values.first(where: { $0.directory.name == directory.name }) {
+            throw RosterError(
+                .directoryExists,
+                "a directory named '\(directory.name)' already exists (id \(existing.directory.id)); choose another name")
         }
         let key = nextDirectoryKey
         nextDirectoryKey += 1
@@ -273,10 +293,21 @@ extension MembershipIndex {
         }
     }
 
+    /// Identifiers are kept in indexed columns and compared as text; a U+0000 inside one would be
+    /// cut by C string APIs downstream, so it is refused with a clear error instead.
+    static func validate(text: String?, field: String) throws(RosterError) {
+        if let text, text.utf8.contains(0) {
+            throw RosterError(.invalidValue, "\(field) must not contain the character U+0000")
+        }
+    }
+
     static func validate(userDraft draft: UserDraft) throws(RosterError) {
         if draft.userName.isBlank {
             throw RosterError(.invalidValue, "userName is required and must not be empty")
         }
+        try validate(text: draft.userName, field: "userName")
+        try validate(text: draft.externalID, field: "externalId")
+        try validate(text: draft.displayName, field: "displayName")
         if let external = draft.externalID, external.isEmpty {
             throw RosterError(.invalidValue, "externalId must not be an empty string (omit it instead)")
         }
@@ -357,6 +388,7 @@ extension MembershipIndex {
         directories[directoryID] = directory
         context.changes.append(.addMember(groupKey: group.key, userKey: user.key))
         context.touchedGroups.append(groupID)
+        context.touchedUsers.append(userID)
         context.emit(.groupUserAdded, directoryID: directoryID, userID: userID, groupID: groupID)
         return true
     }
@@ -380,6 +412,7 @@ extension MembershipIndex {
         directories[directoryID] = directory
         context.changes.append(.removeMember(groupKey: group.key, userKey: user.key))
         context.touchedGroups.append(groupID)
+        context.touchedUsers.append(userID)
         context.emit(.groupUserRemoved, directoryID: directoryID, userID: userID, groupID: groupID, cause: cause)
         return true
     }
@@ -490,6 +523,8 @@ extension MembershipIndex {
         if draft.displayName.isBlank {
             throw RosterError(.invalidValue, "displayName is required and must not be empty")
         }
+        try validate(text: draft.displayName, field: "displayName")
+        try validate(text: draft.externalID, field: "externalId")
         if let external = draft.externalID, external.isEmpty {
             throw RosterError(.invalidValue, "externalId must not be an empty string (omit it instead)")
         }
