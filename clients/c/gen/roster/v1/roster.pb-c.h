@@ -731,7 +731,7 @@ struct  Roster__V1__WatchEvent
    */
   char *group_id;
   /*
-   * Why it happened, for example "scim_patch", "scim_put", "user_suspended"
+   * Why it happened: "request", "user_suspended", "user_deleted", "group_deleted", "admin"
    * (a membership removed because its user was suspended), "user_deleted",
    * "group_deleted", "admin". Open-ended: clients must accept new values.
    */
