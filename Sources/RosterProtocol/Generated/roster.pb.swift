@@ -1245,7 +1245,7 @@ public nonisolated struct Roster_V1_WatchEvent: Sendable {
   /// Set when the event concerns a group (group.*).
   public var groupID: String = String()
 
-  /// Why it happened: "request", "user_suspended", "user_deleted", "group_deleted", "admin"
+  /// Why it happened: "request" (a provider's SCIM request), "user_suspended"
   /// (a membership removed because its user was suspended), "user_deleted",
   /// "group_deleted", "admin". Open-ended: clients must accept new values.
   public var cause: String = String()

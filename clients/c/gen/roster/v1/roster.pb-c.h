@@ -731,7 +731,7 @@ struct  Roster__V1__WatchEvent
    */
   char *group_id;
   /*
-   * Why it happened: "request", "user_suspended", "user_deleted", "group_deleted", "admin"
+   * Why it happened: "request" (a provider's SCIM request), "user_suspended"
    * (a membership removed because its user was suspended), "user_deleted",
    * "group_deleted", "admin". Open-ended: clients must accept new values.
    */
