@@ -75,30 +75,6 @@ extension Roster_V1_ResponseFrame {
 }
 
 extension Roster_V1_RequestFrame.OneOf_Method {
-    /// The method's name as in the proto's `service Roster` block (`Check`, `CreateDirectory`),
-    /// for logs and bounded metric labels.
-    public var methodName: String {
-        switch self {
-        case .check: "Check"
-        case .batchCheck: "BatchCheck"
-        case .listUserGroups: "ListUserGroups"
-        case .listGroupMembers: "ListGroupMembers"
-        case .getUser: "GetUser"
-        case .getGroup: "GetGroup"
-        case .watch: "Watch"
-        case .cancel: "Cancel"
-        case .health: "Health"
-        case .stats: "Stats"
-        case .createDirectory: "CreateDirectory"
-        case .listDirectories: "ListDirectories"
-        case .rotateToken: "RotateToken"
-        case .deleteDirectory: "DeleteDirectory"
-        case .deleteGroup: "DeleteGroup"
-        case .verify: "Verify"
-        case .backup: "Backup"
-        case .audit: "Audit"
-        }
-    }
 
     /// Whether the method needs the peer's uid in the admin allow-list.
     public var isAdmin: Bool {

@@ -101,7 +101,7 @@ extension RosterConnectionHandler {
                 return .reject(
                     RosterStatus(
                         .permissionDenied,
-                        "\(method.methodName) is an admin method and \(peer) is not in the daemon's admin allow-list"))
+                        "\(MethodLabel(method).name) is an admin method and \(peer) is not in the daemon's admin allow-list"))
             }
             if case .cancel(let request) = method {
                 return .cancel(target: request.targetCallID)

@@ -413,7 +413,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         serial: UInt64?,
         _ operation: @escaping @Sendable (any RosterBackend) async throws -> Roster_V1_ResponseFrame.OneOf_Result
     ) {
-        logger.info("admin call", metadata: ["roster.method": "\(method.methodName)", "roster.call.id": "\(callID)"])
+        logger.info("admin call", metadata: ["roster.method": "\(MethodLabel(method).name)", "roster.call.id": "\(callID)"])
         startBackendCall(
             callID, MethodLabel(method), timeoutMs: timeoutMs, received: received, serial: serial, operation)
     }
