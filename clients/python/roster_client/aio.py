@@ -10,19 +10,22 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
+from typing import TypeVar
 
-from google.protobuf.message import Message
-
+from . import _calls
 from . import roster_pb2 as pb
+from ._calls import Call
 from .client import DEFAULT, Timeout
-from .connection import Connection, unwrap
-from .errors import DeadlineExceeded, Internal, RosterError, Unavailable, error_from_status
+from .connection import Connection
+from .errors import DeadlineExceeded, Internal, RosterError, Unavailable
 from .frame import DEFAULT_MAX_FRAME_SIZE
-from .refs import GroupLike, UserLike, check_items, group_ref, user_ref
+from .refs import GroupLike, UserLike
 
 __all__ = ["AsyncRosterClient", "AsyncWatchStream"]
 
 _READ_SIZE = 64 * 1024
+
+R = TypeVar("R")
 
 
 class AsyncRosterClient:
@@ -103,13 +106,17 @@ class AsyncRosterClient:
         timeout: Timeout = DEFAULT,
     ) -> pb.CheckResponse:
         """Is the user a member of the group? ``user`` is a userName, ``group`` a displayName."""
-        request = pb.CheckRequest(
-            directory_id=directory_id,
-            user=user_ref(user, user_id=user_id, user_external_id=user_external_id),
-            group=group_ref(group, group_id=group_id, group_external_id=group_external_id),
+        call = _calls.check(
+            directory_id,
+            user,
+            group,
+            user_id=user_id,
+            user_external_id=user_external_id,
+            group_id=group_id,
+            group_external_id=group_external_id,
             min_revision=min_revision,
         )
-        return await self._unary("check", request, timeout)  # type: ignore[return-value]
+        return await self._unary(call, timeout)
 
     async def check_many(
         self,
@@ -125,19 +132,14 @@ class AsyncRosterClient:
         Raises the first error once every call has finished (``timeout`` applies
         to each call).
         """
-        if window < 1:
-            raise ValueError(f"window must be >= 1, got {window}")
-        items = check_items(checks)
+        calls = _calls.check_many(directory_id, checks, min_revision=min_revision, window=window)
         slots = asyncio.Semaphore(window)
 
-        async def one(item: pb.CheckItem) -> pb.CheckResponse:
+        async def one(call: Call[pb.CheckResponse]) -> pb.CheckResponse:
             async with slots:
-                request = pb.CheckRequest(
-                    directory_id=directory_id, user=item.user, group=item.group, min_revision=min_revision
-                )
-                return await self._unary("check", request, timeout)  # type: ignore[return-value]
+                return await self._unary(call, timeout)
 
-        outcomes = await asyncio.gather(*(one(item) for item in items), return_exceptions=True)
+        outcomes = await asyncio.gather(*(one(call) for call in calls), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -152,8 +154,7 @@ class AsyncRosterClient:
         timeout: Timeout = DEFAULT,
     ) -> pb.BatchCheckResponse:
         """Many checks in one call, answered at one revision; per-item errors in ``results[i].error``."""
-        request = pb.BatchCheckRequest(directory_id=directory_id, checks=check_items(checks), min_revision=min_revision)
-        return await self._unary("batch_check", request, timeout)  # type: ignore[return-value]
+        return await self._unary(_calls.batch_check(directory_id, checks, min_revision=min_revision), timeout)
 
     async def list_user_groups(
         self,
@@ -167,14 +168,16 @@ class AsyncRosterClient:
         page_token: str = "",
         timeout: Timeout = DEFAULT,
     ) -> pb.ListUserGroupsResponse:
-        request = pb.ListUserGroupsRequest(
-            directory_id=directory_id,
-            user=user_ref(user, user_id=user_id, user_external_id=user_external_id),
+        call = _calls.list_user_groups(
+            directory_id,
+            user,
+            user_id=user_id,
+            user_external_id=user_external_id,
             min_revision=min_revision,
             page_size=page_size,
             page_token=page_token,
         )
-        return await self._unary("list_user_groups", request, timeout)  # type: ignore[return-value]
+        return await self._unary(call, timeout)
 
     async def list_group_members(
         self,
@@ -188,14 +191,16 @@ class AsyncRosterClient:
         page_token: str = "",
         timeout: Timeout = DEFAULT,
     ) -> pb.ListGroupMembersResponse:
-        request = pb.ListGroupMembersRequest(
-            directory_id=directory_id,
-            group=group_ref(group, group_id=group_id, group_external_id=group_external_id),
+        call = _calls.list_group_members(
+            directory_id,
+            group,
+            group_id=group_id,
+            group_external_id=group_external_id,
             min_revision=min_revision,
             page_size=page_size,
             page_token=page_token,
         )
-        return await self._unary("list_group_members", request, timeout)  # type: ignore[return-value]
+        return await self._unary(call, timeout)
 
     async def get_user(
         self,
@@ -207,12 +212,10 @@ class AsyncRosterClient:
         min_revision: int = 0,
         timeout: Timeout = DEFAULT,
     ) -> pb.GetUserResponse:
-        request = pb.GetUserRequest(
-            directory_id=directory_id,
-            user=user_ref(user, user_id=user_id, user_external_id=user_external_id),
-            min_revision=min_revision,
+        call = _calls.get_user(
+            directory_id, user, user_id=user_id, user_external_id=user_external_id, min_revision=min_revision
         )
-        return await self._unary("get_user", request, timeout)  # type: ignore[return-value]
+        return await self._unary(call, timeout)
 
     async def get_group(
         self,
@@ -224,48 +227,42 @@ class AsyncRosterClient:
         min_revision: int = 0,
         timeout: Timeout = DEFAULT,
     ) -> pb.GetGroupResponse:
-        request = pb.GetGroupRequest(
-            directory_id=directory_id,
-            group=group_ref(group, group_id=group_id, group_external_id=group_external_id),
-            min_revision=min_revision,
+        call = _calls.get_group(
+            directory_id, group, group_id=group_id, group_external_id=group_external_id, min_revision=min_revision
         )
-        return await self._unary("get_group", request, timeout)  # type: ignore[return-value]
+        return await self._unary(call, timeout)
 
     async def watch(
         self, from_revision: int = 0, directory_id: str = "", *, timeout: float | None = None
     ) -> AsyncWatchStream:
         """Start a Watch; iterate the result with ``async for``, end it with ``cancel()``."""
-        request = pb.WatchRequest(from_revision=from_revision, directory_id=directory_id)
-        call_id, data = self._conn.start_call("watch", request, timeout, stream=True)
+        call_id, data = _calls.watch(from_revision, directory_id).start(self._conn, timeout)
         queue: asyncio.Queue[pb.ResponseFrame | RosterError] = asyncio.Queue()
         self._streams[call_id] = queue
         await self._send(data)
         return AsyncWatchStream(self, call_id, queue, timeout)
 
     async def health(self, *, timeout: Timeout = DEFAULT) -> pb.HealthResponse:
-        return await self._unary("health", pb.HealthRequest(), timeout)  # type: ignore[return-value]
+        return await self._unary(_calls.health(), timeout)
 
     async def stats(self, *, timeout: Timeout = DEFAULT) -> pb.StatsResponse:
-        return await self._unary("stats", pb.StatsRequest(), timeout)  # type: ignore[return-value]
+        return await self._unary(_calls.stats(), timeout)
 
     # -- admin -----------------------------------------------------------------
 
     async def create_directory(
         self, name: str, provider: str = "generic", policy: str = "", *, timeout: Timeout = DEFAULT
     ) -> pb.CreateDirectoryResponse:
-        request = pb.CreateDirectoryRequest(name=name, provider=provider, policy=policy)
-        return await self._unary("create_directory", request, timeout)  # type: ignore[return-value]
+        return await self._unary(_calls.create_directory(name, provider, policy), timeout)
 
     async def list_directories(self, *, timeout: Timeout = DEFAULT) -> pb.ListDirectoriesResponse:
-        return await self._unary("list_directories", pb.ListDirectoriesRequest(), timeout)  # type: ignore[return-value]
+        return await self._unary(_calls.list_directories(), timeout)
 
     async def rotate_token(self, directory_id: str, *, timeout: Timeout = DEFAULT) -> pb.RotateTokenResponse:
-        request = pb.RotateTokenRequest(directory_id=directory_id)
-        return await self._unary("rotate_token", request, timeout)  # type: ignore[return-value]
+        return await self._unary(_calls.rotate_token(directory_id), timeout)
 
     async def delete_directory(self, directory_id: str, *, timeout: Timeout = DEFAULT) -> pb.DeleteDirectoryResponse:
-        request = pb.DeleteDirectoryRequest(directory_id=directory_id)
-        return await self._unary("delete_directory", request, timeout)  # type: ignore[return-value]
+        return await self._unary(_calls.delete_directory(directory_id), timeout)
 
     async def delete_group(
         self,
@@ -276,40 +273,37 @@ class AsyncRosterClient:
         group_external_id: str | None = None,
         timeout: Timeout = DEFAULT,
     ) -> pb.DeleteGroupResponse:
-        request = pb.DeleteGroupRequest(
-            directory_id=directory_id, group=group_ref(group, group_id=group_id, group_external_id=group_external_id)
-        )
-        return await self._unary("delete_group", request, timeout)  # type: ignore[return-value]
+        call = _calls.delete_group(directory_id, group, group_id=group_id, group_external_id=group_external_id)
+        return await self._unary(call, timeout)
 
     async def verify(self, *, timeout: Timeout = DEFAULT) -> pb.VerifyResponse:
-        return await self._unary("verify", pb.VerifyRequest(), timeout)  # type: ignore[return-value]
+        return await self._unary(_calls.verify(), timeout)
 
     async def backup(self, path: str, *, timeout: Timeout = DEFAULT) -> pb.BackupResponse:
-        return await self._unary("backup", pb.BackupRequest(path=path), timeout)  # type: ignore[return-value]
+        return await self._unary(_calls.backup(path), timeout)
 
     async def audit(
         self, directory_id: str = "", *, since_unix_ms: int = 0, limit: int = 0, timeout: Timeout = DEFAULT
     ) -> pb.AuditResponse:
-        request = pb.AuditRequest(directory_id=directory_id, since_unix_ms=since_unix_ms, limit=limit)
-        return await self._unary("audit", request, timeout)  # type: ignore[return-value]
+        return await self._unary(_calls.audit(directory_id, since_unix_ms=since_unix_ms, limit=limit), timeout)
 
     # -- machinery -------------------------------------------------------------
 
-    async def _unary(self, method: str, request: Message, timeout: Timeout) -> Message:
+    async def _unary(self, call: Call[R], timeout: Timeout) -> R:
         resolved = self.timeout if timeout is DEFAULT else timeout
-        call_id, data = self._conn.start_call(method, request, resolved)  # type: ignore[arg-type]
+        call_id, data = call.start(self._conn, resolved)
         future: asyncio.Future[pb.ResponseFrame] = asyncio.get_running_loop().create_future()
         self._calls[call_id] = future
         try:
             await self._send(data)
             frame = await asyncio.wait_for(future, resolved)  # type: ignore[arg-type]
         except asyncio.TimeoutError:
-            raise DeadlineExceeded(f"{method}: deadline exceeded waiting for rosterd", call_id=call_id) from None
+            raise DeadlineExceeded(f"{call.method}: deadline exceeded waiting for rosterd", call_id=call_id) from None
         finally:
             # Answered, timed out or cancelled: in the last two cases a late frame is dropped.
             if self._calls.pop(call_id, None) is not None:
                 self._conn.abandon(call_id)
-        return unwrap(frame, method)
+        return call.result(frame)
 
     async def _send(self, data: bytes) -> None:
         if self._conn.error is not None:
@@ -403,16 +397,17 @@ class AsyncWatchStream(AsyncIterator[pb.WatchEvent]):
         if isinstance(item, RosterError):
             self._done = True
             raise item
-        if item.status.code != pb.OK:
+        try:
+            event = _calls.watch_event(item)
+        except RosterError:
+            if item.status.code == pb.OK:  # a frame without an event: the stream is still open
+                await self.cancel()
             self._done = True
-            raise error_from_status(item.status, self.call_id)
-        if item.end_of_stream:
+            raise
+        if event is None:
             self._done = True
             raise StopAsyncIteration
-        if item.WhichOneof("result") != "event":
-            await self.cancel()
-            raise Internal(f"watch stream sent result {item.WhichOneof('result')!r}", call_id=self.call_id)
-        return item.event
+        return event
 
     async def cancel(self) -> None:
         """End the stream: sends Cancel; events already in flight are dropped."""

@@ -9,16 +9,21 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from types import TracebackType
+from typing import TypeVar
 
+from . import _calls
 from . import roster_pb2 as pb
-from .connection import Connection, unwrap
-from .errors import DeadlineExceeded, Internal, RosterError, Unavailable, error_from_status
+from ._calls import Call
+from .connection import Connection
+from .errors import DeadlineExceeded, RosterError, Unavailable
 from .frame import DEFAULT_MAX_FRAME_SIZE
-from .refs import GroupLike, UserLike, check_items, group_ref, user_ref
+from .refs import GroupLike, UserLike
 
 __all__ = ["DEFAULT", "RosterClient", "WatchStream"]
 
 _READ_SIZE = 64 * 1024
+
+R = TypeVar("R")
 
 
 class _Default(enum.Enum):
@@ -103,13 +108,17 @@ class RosterClient:
         timeout: Timeout = DEFAULT,
     ) -> pb.CheckResponse:
         """Is the user a member of the group? ``user`` is a userName, ``group`` a displayName."""
-        request = pb.CheckRequest(
-            directory_id=directory_id,
-            user=user_ref(user, user_id=user_id, user_external_id=user_external_id),
-            group=group_ref(group, group_id=group_id, group_external_id=group_external_id),
+        call = _calls.check(
+            directory_id,
+            user,
+            group,
+            user_id=user_id,
+            user_external_id=user_external_id,
+            group_id=group_id,
+            group_external_id=group_external_id,
             min_revision=min_revision,
         )
-        return self._unary("check", request, timeout)  # type: ignore[return-value]
+        return self._unary(call, timeout)
 
     def check_many(
         self,
@@ -127,22 +136,17 @@ class RosterClient:
         in input order; if any call failed, raises the first error once every
         call has been answered, so the connection stays usable.
         """
-        if window < 1:
-            raise ValueError(f"window must be >= 1, got {window}")
-        items = check_items(checks)
+        calls = _calls.check_many(directory_id, checks, min_revision=min_revision, window=window)
         deadline = _deadline(self._resolve(timeout))
-        results: list[pb.CheckResponse | None] = [None] * len(items)
+        results: list[pb.CheckResponse | None] = [None] * len(calls)
         index_of: dict[int, int] = {}
         first_error: RosterError | None = None
         sent = answered = 0
         try:
-            while answered < len(items):
+            while answered < len(calls):
                 batch = []
-                while sent < len(items) and len(index_of) < window:
-                    request = pb.CheckRequest(
-                        directory_id=directory_id, user=items[sent].user, group=items[sent].group, min_revision=min_revision
-                    )
-                    call_id, data = self._conn.start_call("check", request, _remaining(deadline))
+                while sent < len(calls) and len(index_of) < window:
+                    call_id, data = calls[sent].start(self._conn, _remaining(deadline))
                     self._frames[call_id] = deque()
                     index_of[call_id] = sent
                     batch.append(data)
@@ -156,7 +160,7 @@ class RosterClient:
                     frame = self._frames.pop(call_id).popleft()
                     answered += 1
                     try:
-                        results[index] = unwrap(frame, "check")  # type: ignore[assignment]
+                        results[index] = calls[index].result(frame)
                     except RosterError as error:
                         first_error = first_error or error
         except DeadlineExceeded:
@@ -177,8 +181,7 @@ class RosterClient:
         timeout: Timeout = DEFAULT,
     ) -> pb.BatchCheckResponse:
         """Many checks in one call, answered at one revision; per-item errors in ``results[i].error``."""
-        request = pb.BatchCheckRequest(directory_id=directory_id, checks=check_items(checks), min_revision=min_revision)
-        return self._unary("batch_check", request, timeout)  # type: ignore[return-value]
+        return self._unary(_calls.batch_check(directory_id, checks, min_revision=min_revision), timeout)
 
     def list_user_groups(
         self,
@@ -193,14 +196,16 @@ class RosterClient:
         timeout: Timeout = DEFAULT,
     ) -> pb.ListUserGroupsResponse:
         """One page of the groups a user belongs to; follow ``next_page_token`` for more."""
-        request = pb.ListUserGroupsRequest(
-            directory_id=directory_id,
-            user=user_ref(user, user_id=user_id, user_external_id=user_external_id),
+        call = _calls.list_user_groups(
+            directory_id,
+            user,
+            user_id=user_id,
+            user_external_id=user_external_id,
             min_revision=min_revision,
             page_size=page_size,
             page_token=page_token,
         )
-        return self._unary("list_user_groups", request, timeout)  # type: ignore[return-value]
+        return self._unary(call, timeout)
 
     def list_group_members(
         self,
@@ -215,14 +220,16 @@ class RosterClient:
         timeout: Timeout = DEFAULT,
     ) -> pb.ListGroupMembersResponse:
         """One page of a group's members; follow ``next_page_token`` for more."""
-        request = pb.ListGroupMembersRequest(
-            directory_id=directory_id,
-            group=group_ref(group, group_id=group_id, group_external_id=group_external_id),
+        call = _calls.list_group_members(
+            directory_id,
+            group,
+            group_id=group_id,
+            group_external_id=group_external_id,
             min_revision=min_revision,
             page_size=page_size,
             page_token=page_token,
         )
-        return self._unary("list_group_members", request, timeout)  # type: ignore[return-value]
+        return self._unary(call, timeout)
 
     def get_user(
         self,
@@ -235,12 +242,10 @@ class RosterClient:
         timeout: Timeout = DEFAULT,
     ) -> pb.GetUserResponse:
         """One user, with its group ids and SCIM resource; ``NotFound`` if unknown."""
-        request = pb.GetUserRequest(
-            directory_id=directory_id,
-            user=user_ref(user, user_id=user_id, user_external_id=user_external_id),
-            min_revision=min_revision,
+        call = _calls.get_user(
+            directory_id, user, user_id=user_id, user_external_id=user_external_id, min_revision=min_revision
         )
-        return self._unary("get_user", request, timeout)  # type: ignore[return-value]
+        return self._unary(call, timeout)
 
     def get_group(
         self,
@@ -253,12 +258,10 @@ class RosterClient:
         timeout: Timeout = DEFAULT,
     ) -> pb.GetGroupResponse:
         """One group with its SCIM resource; ``NotFound`` if unknown."""
-        request = pb.GetGroupRequest(
-            directory_id=directory_id,
-            group=group_ref(group, group_id=group_id, group_external_id=group_external_id),
-            min_revision=min_revision,
+        call = _calls.get_group(
+            directory_id, group, group_id=group_id, group_external_id=group_external_id, min_revision=min_revision
         )
-        return self._unary("get_group", request, timeout)  # type: ignore[return-value]
+        return self._unary(call, timeout)
 
     def watch(self, from_revision: int = 0, directory_id: str = "", *, timeout: float | None = None) -> WatchStream:
         """Stream the events with revision > ``from_revision`` (history, then live).
@@ -266,16 +269,16 @@ class RosterClient:
         Iterate the returned stream; leave it with ``cancel()`` or a ``with``
         block. ``timeout`` (default: none) bounds the whole stream.
         """
-        request = pb.WatchRequest(from_revision=from_revision, directory_id=directory_id)
+        call = _calls.watch(from_revision, directory_id)
         deadline = _deadline(timeout)
-        call_id = self._start("watch", request, timeout, deadline, stream=True)
+        call_id = self._start(call, timeout, deadline)
         return WatchStream(self, call_id, deadline)
 
     def health(self, *, timeout: Timeout = DEFAULT) -> pb.HealthResponse:
-        return self._unary("health", pb.HealthRequest(), timeout)  # type: ignore[return-value]
+        return self._unary(_calls.health(), timeout)
 
     def stats(self, *, timeout: Timeout = DEFAULT) -> pb.StatsResponse:
-        return self._unary("stats", pb.StatsRequest(), timeout)  # type: ignore[return-value]
+        return self._unary(_calls.stats(), timeout)
 
     # -- admin (the peer uid must be in rosterd's admin allow-list) --------------
 
@@ -283,19 +286,16 @@ class RosterClient:
         self, name: str, provider: str = "generic", policy: str = "", *, timeout: Timeout = DEFAULT
     ) -> pb.CreateDirectoryResponse:
         """Register a directory; the response holds its SCIM base URL and its only copy of the token."""
-        request = pb.CreateDirectoryRequest(name=name, provider=provider, policy=policy)
-        return self._unary("create_directory", request, timeout)  # type: ignore[return-value]
+        return self._unary(_calls.create_directory(name, provider, policy), timeout)
 
     def list_directories(self, *, timeout: Timeout = DEFAULT) -> pb.ListDirectoriesResponse:
-        return self._unary("list_directories", pb.ListDirectoriesRequest(), timeout)  # type: ignore[return-value]
+        return self._unary(_calls.list_directories(), timeout)
 
     def rotate_token(self, directory_id: str, *, timeout: Timeout = DEFAULT) -> pb.RotateTokenResponse:
-        request = pb.RotateTokenRequest(directory_id=directory_id)
-        return self._unary("rotate_token", request, timeout)  # type: ignore[return-value]
+        return self._unary(_calls.rotate_token(directory_id), timeout)
 
     def delete_directory(self, directory_id: str, *, timeout: Timeout = DEFAULT) -> pb.DeleteDirectoryResponse:
-        request = pb.DeleteDirectoryRequest(directory_id=directory_id)
-        return self._unary("delete_directory", request, timeout)  # type: ignore[return-value]
+        return self._unary(_calls.delete_directory(directory_id), timeout)
 
     def delete_group(
         self,
@@ -306,39 +306,34 @@ class RosterClient:
         group_external_id: str | None = None,
         timeout: Timeout = DEFAULT,
     ) -> pb.DeleteGroupResponse:
-        request = pb.DeleteGroupRequest(
-            directory_id=directory_id, group=group_ref(group, group_id=group_id, group_external_id=group_external_id)
-        )
-        return self._unary("delete_group", request, timeout)  # type: ignore[return-value]
+        call = _calls.delete_group(directory_id, group, group_id=group_id, group_external_id=group_external_id)
+        return self._unary(call, timeout)
 
     def verify(self, *, timeout: Timeout = DEFAULT) -> pb.VerifyResponse:
-        return self._unary("verify", pb.VerifyRequest(), timeout)  # type: ignore[return-value]
+        return self._unary(_calls.verify(), timeout)
 
     def backup(self, path: str, *, timeout: Timeout = DEFAULT) -> pb.BackupResponse:
         """Write a consistent database copy to ``path`` on the daemon's host."""
-        return self._unary("backup", pb.BackupRequest(path=path), timeout)  # type: ignore[return-value]
+        return self._unary(_calls.backup(path), timeout)
 
     def audit(
         self, directory_id: str = "", *, since_unix_ms: int = 0, limit: int = 0, timeout: Timeout = DEFAULT
     ) -> pb.AuditResponse:
-        request = pb.AuditRequest(directory_id=directory_id, since_unix_ms=since_unix_ms, limit=limit)
-        return self._unary("audit", request, timeout)  # type: ignore[return-value]
+        return self._unary(_calls.audit(directory_id, since_unix_ms=since_unix_ms, limit=limit), timeout)
 
     # -- machinery -------------------------------------------------------------
 
     def _resolve(self, timeout: Timeout) -> float | None:
         return self.timeout if timeout is DEFAULT else timeout  # type: ignore[return-value]
 
-    def _unary(self, method: str, request: object, timeout: Timeout) -> object:
+    def _unary(self, call: Call[R], timeout: Timeout) -> R:
         resolved = self._resolve(timeout)
         deadline = _deadline(resolved)
-        call_id = self._start(method, request, resolved, deadline)
-        return unwrap(self._wait(call_id, deadline, method), method)
+        call_id = self._start(call, resolved, deadline)
+        return call.result(self._wait(call_id, deadline, call.method))
 
-    def _start(
-        self, method: str, request: object, timeout: float | None, deadline: float | None, *, stream: bool = False
-    ) -> int:
-        call_id, data = self._conn.start_call(method, request, timeout, stream=stream)  # type: ignore[arg-type]
+    def _start(self, call: Call[R], timeout: float | None, deadline: float | None) -> int:
+        call_id, data = call.start(self._conn, timeout)
         self._frames[call_id] = deque()
         self._send(data, deadline)
         return call_id
@@ -426,17 +421,17 @@ class WatchStream(Iterator[pb.WatchEvent]):
         except RosterError:
             self._done = True
             raise
-        if frame.status.code != pb.OK:
+        try:
+            event = _calls.watch_event(frame)
+        except RosterError:
             self._done = True
-            raise error_from_status(frame.status, self.call_id)
-        if frame.end_of_stream:
+            if frame.status.code == pb.OK:  # a frame without an event: the stream is still open
+                self._client._cancel(self.call_id)
+            raise
+        if event is None:
             self._done = True
             raise StopIteration
-        if frame.WhichOneof("result") != "event":
-            self._done = True
-            self._client._cancel(self.call_id)
-            raise Internal(f"watch stream sent result {frame.WhichOneof('result')!r}", call_id=self.call_id)
-        return frame.event
+        return event
 
     def cancel(self) -> None:
         """End the stream: sends Cancel; events already in flight are dropped."""
