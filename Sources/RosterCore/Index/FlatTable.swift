@@ -32,8 +32,8 @@ struct FlatTable<Key: FlatHashable, Value: Sendable>: Sendable {
         var value: Value?
     }
 
-    private let slots: ContiguousArray<Slot>
-    let count: Int
+    private var slots: ContiguousArray<Slot>
+    private(set) var count: Int
 
     init() {
         slots = [Slot(key: .emptySlot, value: nil)]
@@ -41,8 +41,8 @@ struct FlatTable<Key: FlatHashable, Value: Sendable>: Sendable {
     }
 
     /// Builds a table from `entries` (the last value wins for a repeated key).
-    init(_ entries: [(Key, Value)]) {
-        let capacity = max(2, entries.count + entries.count / 3 + 1)
+    init(_ entries: [(Key, Value)], minimumCapacity: Int = 0) {
+        let capacity = max(2, entries.count + entries.count / 3 + 1, minimumCapacity)
         let empty = Slot(key: .emptySlot, value: nil)
         var slots = ContiguousArray<Slot>(unsafeUninitializedCapacity: capacity) { buffer, initialized in
             // Large tables are read at random: ask for transparent huge pages before the first
@@ -102,6 +102,61 @@ struct FlatTable<Key: FlatHashable, Value: Sendable>: Sendable {
     func forEach(_ body: (Key, Value) throws -> Void) rethrows {
         for slot in slots {
             if let value = slot.value { try body(slot.key, value) }
+        }
+    }
+
+    /// This table with `changes` applied (nil removes): an O(n) copy of the slots plus O(1) per
+    /// change, or a rebuild with room to grow when the changes would push the load past 3/4.
+    func applying(_ changes: some Sequence<(key: Key, value: Value?)>, changeCount: Int) -> FlatTable {
+        var table: FlatTable
+        if (count + changeCount) * 4 > slots.count * 3 {
+            var entries: [(Key, Value)] = []
+            entries.reserveCapacity((count + changeCount) * 3 / 2)
+            forEach { entries.append(($0, $1)) }
+            // Room for the changes and as many again, so growth stays amortized.
+            table = FlatTable(entries, minimumCapacity: (count + 2 * changeCount) * 4 / 3 + 1)
+        } else {
+            table = self
+        }
+        for (key, value) in changes where key != .emptySlot {
+            if let value { table.insert(key, value) } else { table.remove(key) }
+        }
+        return table
+    }
+
+    private mutating func insert(_ key: Key, _ value: Value) {
+        var index = home(key.flatHash)
+        while true {
+            if slots[index].key == key {
+                slots[index].value = value
+                return
+            }
+            if slots[index].key == .emptySlot {
+                slots[index] = Slot(key: key, value: value)
+                count += 1
+                return
+            }
+            index = index + 1 == slots.count ? 0 : index + 1
+        }
+    }
+
+    /// Linear-probing removal with backward shift: no tombstones, so lookups stay short.
+    private mutating func remove(_ key: Key) {
+        guard var hole = find(key) else { return }
+        slots[hole] = Slot(key: .emptySlot, value: nil)
+        count -= 1
+        var index = hole
+        while true {
+            index = index + 1 == slots.count ? 0 : index + 1
+            let moving = slots[index].key
+            if moving == .emptySlot { return }
+            let home = home(moving.flatHash)
+            // Leave the entry where it is if its home lies cyclically in (hole, index].
+            let stays = hole <= index ? (hole < home && home <= index) : (hole < home || home <= index)
+            if stays { continue }
+            slots[hole] = slots[index]
+            slots[index] = Slot(key: .emptySlot, value: nil)
+            hole = index
         }
     }
 }

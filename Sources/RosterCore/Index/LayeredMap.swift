@@ -79,10 +79,7 @@ struct LayeredMap<Key: FlatHashable, Value: Sendable>: Sendable {
 
     /// Rebuilds the base with the delta applied. O(n); called rarely (see the type comment).
     mutating func fold() {
-        var entries: [(Key, Value)] = []
-        entries.reserveCapacity(count)
-        forEach { key, value in entries.append((key, value)) }
-        base = FlatTable(entries)
+        base = base.applying(delta.lazy.map { (key: $0.key, value: $0.value) }, changeCount: delta.count)
         delta = [:]
     }
 }
