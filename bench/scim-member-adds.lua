@@ -1,10 +1,12 @@
--- wrk script: PATCH-add one member per request to one group, cycling through the user ids in
--- USERS_FILE (one SCIM id per line). Adds of a user already in the group are idempotent writes.
--- env: ROSTER_TOKEN, ROSTER_GROUP, USERS_FILE
+-- wrk script: PATCH-add one member per request, cycling through the user ids in USERS_FILE and
+-- the group ids in GROUPS_FILE (one SCIM id per line), so groups grow the way real ones do
+-- (tens to hundreds of members) rather than one group holding everyone. Adds of a user already
+-- in the group are idempotent writes. env: ROSTER_TOKEN, USERS_FILE, GROUPS_FILE
 local token = os.getenv("ROSTER_TOKEN")
-local group = os.getenv("ROSTER_GROUP")
 local ids = {}
 for line in io.lines(os.getenv("USERS_FILE")) do ids[#ids + 1] = line end
+local groups = {}
+for line in io.lines(os.getenv("GROUPS_FILE")) do groups[#groups + 1] = line end
 local i = 0
 
 function init(args)
@@ -13,6 +15,7 @@ end
 
 function request()
   i = (i % #ids) + 1
+  local group = groups[(i * 7919) % #groups + 1]
   local body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[' ..
     '{"op":"add","path":"members","value":[{"value":"' .. ids[i] .. '"}]}]}'
   return wrk.format("PATCH", wrk.path .. "/Groups/" .. group,
