@@ -12,7 +12,7 @@ import uuid
 
 db, users, groups, per_user = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 rng = random.Random(42)
-con = sqlite3.connect(db)
+con = sqlite3.connect(db, isolation_level=None)  # explicit BEGIN/COMMIT below
 con.execute("PRAGMA journal_mode=WAL")
 con.execute("PRAGMA synchronous=OFF")
 directory = "00000000-0000-4000-8000-00000000d1d1"
