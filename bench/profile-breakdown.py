@@ -17,8 +17,7 @@ from collections import Counter, defaultdict
 CATEGORIES = [
     ("metrics (swift-metrics → Prometheus)", r"ServerMetrics|Prometheus|CoreMetrics|\bMetrics\.|recordDuration|recordCheck|RosterConnectionHandler\.record\("),
     ("snapshot copy: IndexPublisher.current + MembershipIndex retain/release", r"IndexPublisher\.current|outlined destroy of MembershipIndex|initializeWithCopy for MembershipIndex|destroy for MembershipIndex"),
-    ("index lookup: MembershipIndex.check (LayeredMap / TreeDictionary / String hashing)", r"MembershipIndex\.check|MembershipIndex\.resolve"),
-    ("request → references (Lookups.check, UserReference/GroupReference)", r"Lookups\.check|UserReference\.init|GroupReference\.init"),
+    ("index lookup: Lookups.check → MembershipIndex.check (id keys, hash tables, entry copies)", r"MembershipIndex\.check|MembershipIndex\.resolve|Lookups\.check|UserReference\.init|GroupReference\.init|UUIDKey"),
     ("request decode: SwiftProtobuf RequestFrame", r"Roster_V1_RequestFrame\.init\(framePayload|Roster_V1_RequestFrame\.decodeMessage|BinaryDecoder"),
     ("response encode: FastFrames.writeCheckResponse", r"FastFrames\.writeCheckResponse"),
     ("call bookkeeping: state machine, method names, deadlines", r"RosterConnectionHandler\.StateMachine|MethodLabel|methodName|NIODeadline\.now|OneOf_Method"),

@@ -81,6 +81,29 @@ def main():
         )
     out.append("")
 
+    def paired(target, reference, config):
+        ratios = []
+        for rep in range(1, reps + 1):
+            a = [r["checks_per_second"] for r in by.get((target, config), []) if r["rep"] == rep]
+            b = [r["checks_per_second"] for r in by.get((reference, config), []) if r["rep"] == rep]
+            if a and b and b[0]:
+                ratios.append(a[0] / b[0])
+        return (min(ratios), statistics.median(ratios), max(ratios)) if ratios else None
+
+    out.append(
+        "Paired ratios (each repetition's roster figure over the reference measured next to it; "
+        "median, with the range over repetitions):\n"
+    )
+    out.append("| C×P | Swift client / Redis | C client / Redis | Swift client / floor |")
+    out.append("|---|---|---|---|")
+    for config in configs:
+        cells = []
+        for target, reference in (("roster", "redis"), ("roster-c", "redis"), ("roster", "floor")):
+            p = paired(target, reference, config)
+            cells.append("–" if p is None else f"{p[1]:.2f} ({p[0]:.2f}–{p[2]:.2f})")
+        out.append(f"| {config} | " + " | ".join(cells) + " |")
+    out.append("")
+
     out.append("**Latency p50 / p99 (µs)**\n")
     out.append("| C×P | " + " | ".join(name for _, name in TARGETS) + " |")
     out.append("|" + "---|" * (len(TARGETS) + 1))
