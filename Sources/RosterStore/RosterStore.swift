@@ -177,12 +177,12 @@ public final class RosterStore: Sendable {
                             key: UInt32(truncatingIfNeeded: row[0] as Int64), id: row[1], directoryID: row[2],
                             displayName: row[3], externalID: row[4], version: UInt64(row[5] as Int64)))
                 }
-                let statement = try db.makeStatement(sql: "SELECT group_key, user_key FROM memberships")
-                let memberships = try Row.fetchCursor(statement)
-                while let row = try memberships.next() {
+                // One integer per row (group key in the high half): GRDB's single-column cursor
+                // reads it straight from SQLite, without a Row per membership.
+                let memberships = try Int64.fetchCursor(db, sql: "SELECT (group_key << 32) | user_key FROM memberships")
+                while let pair = try memberships.next() {
                     builder.addMembership(
-                        groupKey: UInt32(truncatingIfNeeded: row[0] as Int64),
-                        userKey: UInt32(truncatingIfNeeded: row[1] as Int64))
+                        groupKey: UInt32(truncatingIfNeeded: pair >> 32), userKey: UInt32(truncatingIfNeeded: pair))
                 }
                 let rejected = builder.rejectedRows
                 if !rejected.isEmpty {

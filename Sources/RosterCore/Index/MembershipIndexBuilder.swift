@@ -9,8 +9,10 @@ public struct MembershipIndexBuilder {
     private var userIDByKey: [UInt32: String] = [:]
     private var groups: [String: GroupEntry] = [:]
     private var groupIDByKey: [UInt32: String] = [:]
-    private var userGroups: [UInt32: [UInt32]] = [:]
-    private var groupMembers: [UInt32: [UInt32]] = [:]
+    /// Memberships by integer key: keys are dense from 1, so arrays indexed by key beat
+    /// dictionaries for the 10M appends of a large recovery.
+    private var userGroups: [[UInt32]] = []
+    private var groupMembers: [[UInt32]] = []
     private var problems: [String] = []
 
     public init(revision: UInt64, expectedUsers: Int = 0, expectedGroups: Int = 0) {
@@ -54,8 +56,12 @@ public struct MembershipIndexBuilder {
     }
 
     public mutating func addMembership(groupKey: UInt32, userKey: UInt32) {
-        userGroups[userKey, default: []].append(groupKey)
-        groupMembers[groupKey, default: []].append(userKey)
+        let u = Int(userKey)
+        let g = Int(groupKey)
+        if u >= userGroups.count { userGroups.append(contentsOf: repeatElement([], count: max(u + 1, userGroups.count * 2) - userGroups.count)) }
+        if g >= groupMembers.count { groupMembers.append(contentsOf: repeatElement([], count: max(g + 1, groupMembers.count * 2) - groupMembers.count)) }
+        userGroups[u].append(groupKey)
+        groupMembers[g].append(userKey)
     }
 
     /// Rows that could not be placed (for example a user of a missing directory).
@@ -68,7 +74,8 @@ public struct MembershipIndexBuilder {
 
     public consuming func build() -> MembershipIndex {
         var membershipCount = 0
-        for (userKey, groupKeys) in userGroups {
+        for (offset, groupKeys) in userGroups.enumerated() where !groupKeys.isEmpty {
+            let userKey = UInt32(offset)
             guard let id = userIDByKey[userKey], var entry = users[id] else {
                 problems.append("membership names missing user key \(userKey)")
                 continue
@@ -81,8 +88,8 @@ public struct MembershipIndexBuilder {
                 index.directories[entry.record.directoryID] = directory
             }
         }
-        for (groupKey, userKeys) in groupMembers {
-            guard let id = groupIDByKey[groupKey], var entry = groups[id] else { continue }
+        for (offset, userKeys) in groupMembers.enumerated() where !userKeys.isEmpty {
+            guard let id = groupIDByKey[UInt32(offset)], var entry = groups[id] else { continue }
             entry.members = TreeSet(userKeys)
             groups[id] = entry
         }
