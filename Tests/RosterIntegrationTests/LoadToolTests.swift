@@ -30,17 +30,14 @@ struct LoadToolTests {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw LiveDaemon.Failure(description: "roster-load not found at \(binary); run `swift build` first or set ROSTER_LOAD")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
+        let base = "/tmp/roster-load-run-" + UUID().uuidString.prefix(8).lowercased()
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
+        }
+        let process = ChildProcess(
+            executable: binary, arguments: arguments, standardOutputPath: base + ".out", standardErrorPath: base + ".err")
         try process.run()
-        // Read both pipes while the process runs, so a full pipe cannot block it.
-        async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now > deadline {
@@ -49,9 +46,11 @@ struct LoadToolTests {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+        let stdout = FileManager.default.contents(atPath: base + ".out") ?? Data()
+        let stderr = FileManager.default.contents(atPath: base + ".err") ?? Data()
         return Outcome(
-            status: process.terminationStatus, stdout: String(decoding: await stdout, as: UTF8.self),
-            stderr: String(decoding: await stderr, as: UTF8.self))
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     static let contractKeys = ["checks_per_second", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "errors", "wrong"]

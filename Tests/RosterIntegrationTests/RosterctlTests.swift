@@ -37,24 +37,19 @@ struct RosterctlTests {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw LiveDaemon.Failure(description: "rosterctl not found at \(binary); run `swift build` first or set ROSTERCTL")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["ROSTER_SOCKET"] = nil
         env["ROSTER_DATA_DIR"] = nil
         env.merge(environment) { _, new in new }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        process.standardOutput = out
-        process.standardError = err
+        let base = "/tmp/rosterctl-run-" + UUID().uuidString.prefix(8).lowercased()
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
+        }
+        let process = ChildProcess(
+            executable: binary, arguments: arguments, environment: env, currentDirectory: directory,
+            standardOutputPath: base + ".out", standardErrorPath: base + ".err")
         try process.run()
-        // Read both pipes while the process runs, so a full pipe cannot block it.
-        async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now > deadline {
@@ -63,9 +58,11 @@ struct RosterctlTests {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
+        let stdout = FileManager.default.contents(atPath: base + ".out") ?? Data()
+        let stderr = FileManager.default.contents(atPath: base + ".err") ?? Data()
         return Outcome(
-            status: process.terminationStatus, stdout: String(decoding: await stdout, as: UTF8.self),
-            stderr: String(decoding: await stderr, as: UTF8.self))
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     /// A started daemon with a helper to run rosterctl against its socket.
@@ -539,7 +536,7 @@ struct RosterctlTests {
 
     /// A long-running rosterctl whose standard output goes to a file that the test polls.
     final class Watcher {
-        let process = Process()
+        let process: ChildProcess
         let outPath: String
         let errPath: String
 
@@ -549,11 +546,9 @@ struct RosterctlTests {
             errPath = base + ".err"
             FileManager.default.createFile(atPath: outPath, contents: nil)
             FileManager.default.createFile(atPath: errPath, contents: nil)
-            process.executableURL = URL(fileURLWithPath: RosterctlTests.binary)
-            process.arguments = arguments
-            process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-            process.standardOutput = FileHandle(forWritingAtPath: outPath)
-            process.standardError = FileHandle(forWritingAtPath: errPath)
+            process = ChildProcess(
+                executable: RosterctlTests.binary, arguments: arguments, standardOutputPath: outPath,
+                standardErrorPath: errPath)
             try process.run()
         }
 

@@ -17,7 +17,7 @@ final class LiveDaemon: @unchecked Sendable {
     let dataDir: String
     let socketPath: String
     private(set) var scimURL = ""
-    private(set) var process: Process?
+    private(set) var process: ChildProcess?
     private let ownsDataDir: Bool
     var extraArguments: [String]
 
@@ -55,18 +55,14 @@ final class LiveDaemon: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
             throw Failure(description: "rosterd binary not found at \(Self.binary); run `swift build` first or set ROSTERD")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments =
-            [
+        let logPath = dataDir + "/rosterd.log"
+        let process = ChildProcess(
+            executable: Self.binary,
+            arguments: [
                 "--data-dir", dataDir, "--socket", socketPath, "--scim-listen", "127.0.0.1:0", "--ready-file", readyFile,
                 "--log-level", "warning",
-            ] + extraArguments
-        let log = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardOutput = log
-        process.standardError = FileHandle(forWritingAtPath: dataDir + "/rosterd.log") ?? log
-        FileManager.default.createFile(atPath: dataDir + "/rosterd.log", contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: dataDir + "/rosterd.log")
+            ] + extraArguments,
+            standardErrorPath: logPath)
         try process.run()
         self.process = process
         let deadline = ContinuousClock.now + timeout
@@ -106,7 +102,7 @@ final class LiveDaemon: @unchecked Sendable {
         _ = try await waitForExit(process, timeout: .seconds(30))
     }
 
-    private func waitForExit(_ process: Process, timeout: Duration) async throws -> Int32 {
+    private func waitForExit(_ process: ChildProcess, timeout: Duration) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now > deadline { throw Failure(description: "rosterd did not exit within \(timeout)") }
