@@ -175,11 +175,12 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
                 return
             }
             let minRevision = method.minRevision
-            let index = publisher.current
-            if minRevision > index.revision {
+            // One reference to the snapshot; the index is read in place, not copied.
+            let snapshot = publisher.currentSnapshot
+            if minRevision > snapshot.index.revision {
                 waitForRevision(callID, method, minRevision: minRevision, timeoutMs: frame.timeoutMs, received: received)
             } else {
-                run(callID, method, index: index, timeoutMs: frame.timeoutMs, received: received, serial: nil)
+                run(callID, method, index: snapshot.index, timeoutMs: frame.timeoutMs, received: received, serial: nil)
             }
         }
         flushIfIdle()
