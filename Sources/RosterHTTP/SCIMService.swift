@@ -358,7 +358,3 @@ public final class SCIMService: Sendable {
     static func newID() -> String { UUID().uuidString.lowercased() }
 }
 
-extension Duration {
-    var microseconds: Int64 { components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000 }
-    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
-}

@@ -417,16 +417,26 @@ public final class RosterStore: Sendable {
         _ request: WriteRequest, status: Int, outcome: String, detail: String? = nil, applied: Applied?, now: Int64,
         _ db: Database
     ) throws {
-        let duration = ContinuousClock.now - request.audit.startedAt
         let noteDetail = applied.map { $0.notes.joined(separator: "; ") } ?? ""
+        try insertAudit(
+            AuditEntry(
+                revision: applied?.revision, time: now, directoryID: request.directoryID,
+                provider: request.audit.provider, method: request.audit.method, path: request.audit.path,
+                status: status, outcome: outcome, detail: detail ?? noteDetail,
+                durationMicroseconds: (ContinuousClock.now - request.audit.startedAt).microseconds),
+            db)
+    }
+
+    /// The one INSERT of an audit row, for writes (in their savepoint) and for buffered refusals.
+    private static func insertAudit(_ e: AuditEntry, _ db: Database) throws {
         try db.cachedStatement(
             sql: """
                 INSERT INTO audit (revision, time, directory_id, provider, method, path, status, outcome, detail, duration_us)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
-            applied.map { Int64($0.revision) }, now, request.directoryID, request.audit.provider, request.audit.method,
-            request.audit.path, status, outcome, detail ?? noteDetail, duration.microseconds,
+            e.revision.map { Int64($0) }, e.time, e.directoryID, e.provider, e.method, e.path, e.status, e.outcome,
+            e.detail, e.durationMicroseconds,
         ])
     }
 
@@ -464,17 +474,7 @@ public final class RosterStore: Sendable {
             }
             return (buffer.entries, buffer.dropped)
         }
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO audit (revision, time, directory_id, provider, method, path, status, outcome, detail, duration_us)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-        for e in entries {
-            try statement.execute(arguments: [
-                e.revision.map { Int64($0) }, e.time, e.directoryID, e.provider, e.method, e.path, e.status, e.outcome,
-                e.detail, e.durationMicroseconds,
-            ])
-        }
+        for entry in entries { try Self.insertAudit(entry, db) }
         if dropped > 0 {
             logger.warning("audit rows dropped", metadata: ["store.audit_dropped": "\(dropped)"])
         }
@@ -754,7 +754,3 @@ public final class RosterStore: Sendable {
     }
 }
 
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-    var microseconds: Int64 { components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000 }
-}
