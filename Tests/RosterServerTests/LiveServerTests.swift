@@ -76,7 +76,10 @@ struct LiveServerTests {
             } else {
                 #expect(error?.code == .deadlineExceeded)
             }
-            #expect(elapsed >= .milliseconds(100) && elapsed < .seconds(3))
+            // Not before the deadline; the upper bound only guards against a wait that never
+            // ends (speed is measured in benchmarks: under a full parallel test run on 2 cores
+            // this took over 3 s once).
+            #expect(elapsed >= .milliseconds(100) && elapsed < .seconds(30))
             // The connection is still good.
             #expect(try await client.health().status == "SERVING")
             await client.close()
