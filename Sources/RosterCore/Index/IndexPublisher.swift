@@ -42,7 +42,7 @@ public final class IndexPublisher: Sendable {
     }
 
     /// The revision of the latest published snapshot.
-    public var revision: UInt64 { current.revision }
+    public var revision: UInt64 { currentSnapshot.index.revision }
 
     /// Makes `index` the snapshot every later `current` returns, then wakes the waiters it satisfies.
     public func publish(_ index: MembershipIndex) {

@@ -166,16 +166,8 @@ extension MembershipIndex {
         if userHot.state == .deleted {
             return CheckResult(allowed: false, reason: .userDeleted)
         }
-        guard let groupHot = try resolveGroupHot(group, in: directory.key) else {
-            return CheckResult(allowed: false, reason: .groupUnknown)
-        }
-        if userHot.state != .active {
-            return CheckResult(allowed: false, reason: .userSuspended)
-        }
-        if Self.sortedContains(userHot.groups, groupHot.key) {
-            return CheckResult(allowed: true, reason: .member)
-        }
-        return CheckResult(allowed: false, reason: .notMember)
+        // Resolved only for a live user: an ambiguous display name does not hide a deletion.
+        return Self.decide(user: userHot, group: try resolveGroupHot(group, in: directory.key))
     }
 
     /// The user a reference names, including deleted tombstones (nil if none).

@@ -5,7 +5,7 @@
 /// Any other string (ids in tests, a caller's typo) maps to a 128-bit hash of it; a hash can in
 /// principle equal another id's key, so lookups by such strings confirm the stored id
 /// (`MembershipIndex.resolveUser`). UUID strings are exact, in either letter case.
-struct UUIDKey: FlatHashable {
+public struct UUIDKey: FlatHashable {
     let high: UInt64
     let low: UInt64
 
@@ -37,7 +37,7 @@ struct UUIDKey: FlatHashable {
         }
     }
 
-    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> UUIDKey? {
+    static func parse(bytes: UnsafeBufferPointer<UInt8>) -> UUIDKey? {
         guard bytes.count == 36, bytes[8] == 0x2D, bytes[13] == 0x2D, bytes[18] == 0x2D, bytes[23] == 0x2D else {
             return nil
         }
