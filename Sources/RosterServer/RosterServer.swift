@@ -214,8 +214,7 @@ public final class RosterServer: Service, Sendable {
                 "connection opened",
                 metadata: ["roster.connection.id": "\(connectionID)", "roster.peer.uid": "\(peer.map { "\($0.uid)" } ?? "unknown")"])
             return channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(
-                    ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize)))
+                // The handler splits frames itself (one hop and no slice per frame).
                 try channel.pipeline.syncOperations.addHandler(
                     RosterConnectionHandler(server: server, peer: peer, connectionID: connectionID))
             }

@@ -23,8 +23,6 @@ struct ConnectionHandlerTests {
             backend: backend, configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(
-            ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize)))
-        try channel.pipeline.syncOperations.addHandler(
             RosterConnectionHandler(server: server, peer: PeerCredentials(pid: 1, uid: peerUID, gid: 0), connectionID: 1))
         try channel.connect(to: SocketAddress(unixDomainSocketPath: "/nonexistent")).wait()
         return channel

@@ -4,12 +4,15 @@ import RosterCore
 import RosterProtocol
 import Synchronization
 
-/// Serves one lookup connection: decodes request frames, runs many calls at once and writes
-/// each answer when it is ready, in any order.
+/// Serves one lookup connection: splits the byte stream into frames, runs many calls at once
+/// and writes each answer when it is ready, in any order.
 ///
 /// - The hot path (Check, BatchCheck, listings, Health, Stats) is answered inside `channelRead`
-///   from `publisher.current`: no lock, no await, no task. Answers accumulate in one buffer
+///   from the published snapshot: no lock, no await, no task. Answers accumulate in one buffer
 ///   that is written and flushed once per read burst (`channelReadComplete`).
+/// - A plain Check by SCIM ids is read in place (`CheckRequestView`) and answered without
+///   decoding a message, creating a String or entering the call table; its metrics are counted
+///   locally and handed over once per burst. Every other frame takes the generic path.
 /// - `min_revision` ahead of the index parks the call on `IndexPublisher.whenRevision`; the
 ///   wake-up hops back to the event loop. The call's deadline is a timer on the event loop;
 ///   whichever fires first cancels the other.
@@ -45,6 +48,13 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     private var inReadBurst = false
     private var pendingRead = false
     private var graceTimer: Scheduled<Void>?
+    /// Bytes of a frame that is not complete yet (at most one frame's worth: the length is
+    /// checked against the limit before any payload is kept).
+    private var partialFrame: ByteBuffer?
+    /// Set by the first read of a burst: when its frames were received (one clock read per burst).
+    private var burstStart: NIODeadline?
+    private var burst = BurstCounters()
+    private var directoryCache: DirectoryCache?
 
     init(server: ServerContext, peer: PeerCredentials?, connectionID: UInt64) {
         self.server = server
@@ -79,27 +89,65 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard state.lifecycle != .closed else { return }
-        let payload = unwrapInboundIn(data)
-        inReadBurst = true
-        server.callsTotal.add(1, ordering: .relaxed)
-        let frame: Roster_V1_RequestFrame
-        do {
-            frame = try Roster_V1_RequestFrame(framePayload: payload)
-        } catch {
-            logger.debug("request frame rejected", metadata: ["roster.error": "\(error.message)"])
-            connectionError(RosterStatus(.invalidArgument, "\(error.message); closing the connection"))
-            return
+        var bytes = unwrapInboundIn(data)
+        if var partial = partialFrame {
+            partialFrame = nil
+            partial.writeBuffer(&bytes)
+            bytes = partial
         }
-        handle(frame, received: .now())
+        inReadBurst = true
+        let received: NIODeadline
+        if let burstStart { received = burstStart } else {
+            received = .now()
+            burstStart = received
+        }
+        // One snapshot per read: the frames of one read are answered at one revision.
+        let snapshot = publisher.currentSnapshot
+        while state.lifecycle != .closed {
+            let payload: ByteBuffer?
+            do {
+                payload = try FrameDecoder.decodeFrame(from: &bytes, maxFrameSize: configuration.maxFrameSize)
+            } catch {
+                logger.debug("request frame rejected", metadata: ["roster.error": "\(error.message)"])
+                connectionError(RosterStatus(.resourceExhausted, "\(error.message); closing the connection"))
+                return
+            }
+            guard let payload else { break }
+            burst.frames += 1
+            if answerCheckInPlace(payload, index: snapshot.index) { continue }
+            let frame: Roster_V1_RequestFrame
+            do {
+                frame = try Roster_V1_RequestFrame(framePayload: payload)
+            } catch {
+                logger.debug("request frame rejected", metadata: ["roster.error": "\(error.message)"])
+                connectionError(RosterStatus(.invalidArgument, "\(error.message); closing the connection"))
+                return
+            }
+            // Counted before it runs, so a Stats call counts itself and the frames before it.
+            server.callsTotal.add(UInt64(burst.frames), ordering: .relaxed)
+            burst.frames = 0
+            handle(frame, received: received)
+        }
+        if bytes.readableBytes > 0, state.lifecycle != .closed {
+            partialFrame = bytes
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadBurst = false
         flushOutput()
+        endBurst()
         context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if let partialFrame, partialFrame.readableBytes > 0 {
+            logger.debug(
+                "connection closed inside a frame",
+                metadata: ["roster.error": "\(FrameDecoder.truncationError(partialFrame).message)"])
+        }
+        partialFrame = nil
+        endBurst()
         releaseAll()
         context.fireChannelInactive()
     }
@@ -144,6 +192,98 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         } else {
             pendingRead = true
         }
+    }
+
+    // MARK: Checks answered in place
+
+    /// Answers a plain Check frame straight from its bytes. Returns false, having done nothing,
+    /// when the frame needs the generic path: another method, an unusual encoding, a call id
+    /// that is 0 or already in flight, a `min_revision` ahead of `index`, strings that are not
+    /// valid UTF-8, or an unknown directory (whose error the generic path words).
+    private func answerCheckInPlace(_ payload: ByteBuffer, index: MembershipIndex) -> Bool {
+        guard state.lifecycle == .active else { return false }
+        return payload.withUnsafeReadableBytes { bytes -> Bool in
+            guard let view = CheckRequestView(payload: bytes), view.callID != 0,
+                view.minRevision <= index.revision,
+                state.calls.isEmpty || state.calls[view.callID] == nil
+            else { return false }
+            let result: CheckResult
+            if view.userMember == .id, view.groupMember == .id,
+                let userID = UUIDKey.parse(utf8: UnsafeRawBufferPointer(rebasing: bytes[view.user])),
+                let groupID = UUIDKey.parse(utf8: UnsafeRawBufferPointer(rebasing: bytes[view.group]))
+            {
+                guard let directory = directoryHandle(UnsafeRawBufferPointer(rebasing: bytes[view.directoryID]), index)
+                else { return false }
+                result = index.check(in: directory, userID: userID, groupID: groupID)
+            } else {
+                guard let directoryID = directoryID(UnsafeRawBufferPointer(rebasing: bytes[view.directoryID])),
+                    let user = Self.string(bytes, view.user), let group = Self.string(bytes, view.group)
+                else { return false }
+                let userReference: UserReference =
+                    switch view.userMember {
+                    case .id: .id(user)
+                    case .userName: .userName(user)
+                    default: .externalID(user)
+                    }
+                let groupReference: GroupReference =
+                    switch view.groupMember {
+                    case .id: .id(group)
+                    case .groupExternalID: .externalID(group)
+                    default: .displayName(group)
+                    }
+                do {
+                    result = try index.check(directoryID: directoryID, user: userReference, group: groupReference)
+                } catch {
+                    let status = StatusMapping.status(for: error)
+                    burst.checkErrors += 1
+                    writeFailure(view.callID, status)
+                    server.metrics.recordError(status.code)
+                    return true
+                }
+            }
+            burst.count(result.reason)
+            FastFrames.writeCheckResponse(
+                callID: view.callID, allowed: result.allowed, reason: Roster_V1_Reason(result.reason),
+                revision: index.revision, into: &output)
+            outputWritten()
+            return true
+        }
+    }
+
+    /// The handle of the directory whose id is `bytes`, from the cache when the same directory
+    /// was named in the same snapshot; nil for an unknown directory or invalid UTF-8.
+    private func directoryHandle(_ bytes: UnsafeRawBufferPointer, _ index: MembershipIndex) -> DirectoryHandle? {
+        if let cached = directoryCache, cached.matches(bytes), let handle = cached.handle,
+            handle.revision == index.revision
+        {
+            return handle
+        }
+        guard let id = directoryID(bytes) else { return nil }
+        let handle = index.directoryHandle(id)
+        directoryCache?.handle = handle
+        return handle
+    }
+
+    /// The directory id as a String, reusing the previous frame's when the bytes are the same.
+    private func directoryID(_ bytes: UnsafeRawBufferPointer) -> String? {
+        if let cached = directoryCache, cached.matches(bytes) { return cached.id }
+        guard let id = String(validating: bytes, as: UTF8.self) else { return nil }
+        directoryCache = DirectoryCache(bytes: Array(bytes), id: id, handle: nil)
+        return id
+    }
+
+    private static func string(_ payload: UnsafeRawBufferPointer, _ range: Range<Int>) -> String? {
+        String(validating: UnsafeRawBufferPointer(rebasing: payload[range]), as: UTF8.self)
+    }
+
+    /// Ends a read burst: hands the burst's counts to the metrics, with one duration (read to
+    /// flush) for every Check it answered in place.
+    private func endBurst() {
+        guard let start = burstStart else { return }
+        burstStart = nil
+        guard !burst.isEmpty else { return }
+        burst.record(into: server, burstNanoseconds: (NIODeadline.now() - start).nanoseconds)
+        burst = BurstCounters()
     }
 
     // MARK: Dispatch
