@@ -42,7 +42,14 @@ struct FlatTable<Key: FlatHashable, Value: Sendable>: Sendable {
 
     /// Builds a table from `entries` (the last value wins for a repeated key).
     init(_ entries: [(Key, Value)], minimumCapacity: Int = 0) {
-        let capacity = max(2, entries.count + entries.count / 3 + 1, minimumCapacity)
+        self.init(entries, count: entries.count, minimumCapacity: minimumCapacity)
+    }
+
+    /// Builds a table from a sequence of about `count` entries (sizes the table; more are fine),
+    /// so a caller can pass a lazy map over its own storage instead of materializing an array
+    /// of pairs first (at a million records that array alone is over 100 MB).
+    init<Entries: Sequence<(Key, Value)>>(_ entries: Entries, count expected: Int, minimumCapacity: Int = 0) {
+        let capacity = max(2, expected + expected / 3 + 1, minimumCapacity)
         let empty = Slot(key: .emptySlot, value: nil)
         var slots = ContiguousArray<Slot>(unsafeUninitializedCapacity: capacity) { buffer, initialized in
             // Large tables are read at random: ask for transparent huge pages before the first
@@ -54,6 +61,15 @@ struct FlatTable<Key: FlatHashable, Value: Sendable>: Sendable {
         }
         var count = 0
         for (key, value) in entries where key != .emptySlot {
+            // Past the sizing estimate: grow (rebuild) before the load passes 3/4.
+            if (count + 1) * 4 > slots.count * 3 {
+                var grown = FlatTable(slots: slots, count: count).rehashed(minimumCapacity: slots.count * 2)
+                grown.insert(key, value)
+                slots = grown.slots
+                count = grown.count
+                continue
+            }
+            let capacity = slots.count
             var index = Int(truncatingIfNeeded: key.flatHash.multipliedFullWidth(by: UInt64(capacity)).high)
             while true {
                 if slots[index].key == key {
@@ -70,6 +86,18 @@ struct FlatTable<Key: FlatHashable, Value: Sendable>: Sendable {
         }
         self.slots = slots
         self.count = count
+    }
+
+    private init(slots: ContiguousArray<Slot>, count: Int) {
+        self.slots = slots
+        self.count = count
+    }
+
+    private func rehashed(minimumCapacity: Int) -> FlatTable {
+        var entries: [(Key, Value)] = []
+        entries.reserveCapacity(count)
+        forEach { entries.append(($0, $1)) }
+        return FlatTable(entries, minimumCapacity: minimumCapacity)
     }
 
     /// The home slot of a hash: a multiply-shift range reduction, so the capacity need not be a

@@ -22,6 +22,14 @@ struct LayeredMap<Key: FlatHashable, Value: Sendable>: Sendable {
         count = 0
     }
 
+    /// A map whose base is `base` (the builder makes large tables directly, without a
+    /// `Dictionary` in between).
+    init(base: FlatTable<Key, Value>) {
+        self.base = base
+        delta = [:]
+        count = base.count
+    }
+
     init(_ dictionary: [Key: Value]) {
         base = FlatTable(Array(dictionary.lazy.map { ($0.key, $0.value) }))
         delta = [:]

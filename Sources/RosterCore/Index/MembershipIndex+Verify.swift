@@ -4,56 +4,106 @@ extension MembershipIndex {
     /// Every way this snapshot breaks the model's invariants (empty when it is sound):
     /// memberships agree in both directions, only active users have memberships under `revoke`,
     /// deleted users have none under any policy, lookups point at the right records, counts add up.
+    ///
+    /// Runs at every startup over the whole index, so it reads each user and group once, copies
+    /// no record out of its table, and checks the two directions of the membership relation by
+    /// counting instead of probing both: every (group, user) pair a group lists must be in the
+    /// user's sorted keys, and both sides must hold the same number of pairs; with both sides
+    /// free of duplicates that makes them equal. Only when the counts differ does a second pass
+    /// look for the user-side pairs that the groups do not list, to name them.
     public func invariantViolations(limit: Int = 100) -> [String] {
         var problems: [String] = []
         func report(_ message: String) { if problems.count < limit { problems.append(message) } }
-        var memberships = 0
-        users.forEach { id, user in
-            if user.record.id != id { report("user '\(id)' is stored under another id '\(user.record.id)'") }
-            if users.id(forKey: user.key) != id { report("user '\(id)': key \(user.key) does not map back to it") }
-            guard let directory = directories[user.record.directoryID] else {
-                report("user '\(id)' belongs to missing directory '\(user.record.directoryID)'")
+        var directoriesByKey: [UInt32: DirectoryEntry] = [:]
+        for (_, entry) in directories { directoriesByKey[entry.key] = entry }
+        // Each user's group keys, by user key, for the group pass.
+        var groupsByUserKey = [[UInt32]?](repeating: nil, count: Int(nextUserKey) + 1)
+        var userSidePairs = 0
+        var liveUsers = 0
+        users.records.forEach { key, record in
+            let id = record.id
+            if record.key != key { report("user '\(id)' is stored under key \(key) but holds key \(record.key)") }
+            guard let hot = users.hot[UUIDKey(id)], hot.key == key else {
+                report("user '\(id)': key \(key) does not map back to it")
                 return
             }
-            if zip(user.groups, user.groups.dropFirst()).contains(where: { $0 >= $1 }) {
+            guard let directory = directoriesByKey[hot.directoryKey], directory.directory.id == record.directoryID else {
+                report("user '\(id)' belongs to missing directory '\(record.directoryID)'")
+                return
+            }
+            if hot.state != record.state { report("user '\(id)': state \(hot.state) in the check table, \(record.state) in the record") }
+            let groupKeys = hot.groups
+            if !MemberSet.isStrictlyAscending(groupKeys) {
                 report("user '\(id)': group keys are not sorted and unique")
             }
-            if !user.groups.isEmpty {
-                if user.record.state == .deleted {
-                    report("deleted user '\(id)' still has \(user.groups.count) memberships")
-                } else if user.record.state == .suspended && directory.directory.policy == .revoke {
-                    report("suspended user '\(id)' still has \(user.groups.count) memberships under policy revoke")
+            if !groupKeys.isEmpty {
+                if record.state == .deleted {
+                    report("deleted user '\(id)' still has \(groupKeys.count) memberships")
+                } else if record.state == .suspended && directory.directory.policy == .revoke {
+                    report("suspended user '\(id)' still has \(groupKeys.count) memberships under policy revoke")
                 }
             }
-            for groupKey in user.groups {
-                guard let group = groups.entry(forKey: groupKey) else {
-                    report("user '\(id)' is in missing group key \(groupKey)")
-                    continue
-                }
-                if !group.members.contains(user.key) {
-                    report("user '\(id)' lists group '\(group.record.id)' but the group does not list the user")
-                }
+            if Int(key) < groupsByUserKey.count {
+                groupsByUserKey[Int(key)] = groupKeys
+            } else {
+                report("user '\(id)': key \(key) is not below the next key \(nextUserKey)")
             }
-            memberships += user.groups.count
-            let name = ScopedName(directory: user.directoryKey, name: user.record.userName.lowercased())
-            if user.record.state != .deleted && liveUserNames[name] != id {
-                report("userName '\(user.record.userName)' does not resolve to live user '\(id)'")
+            userSidePairs += groupKeys.count
+            if record.state != .deleted {
+                liveUsers += 1
+                let name = ScopedName(directory: hot.directoryKey, name: record.userName.lowercasedIfNeeded())
+                if liveUserNames[name] != id {
+                    report("userName '\(record.userName)' does not resolve to live user '\(id)'")
+                }
             }
         }
-        groups.forEach { id, group in
-            if groups.id(forKey: group.key) != id { report("group '\(id)': key \(group.key) does not map back to it") }
-            for memberKey in group.members {
-                guard let userID = users.id(forKey: memberKey), let user = users[userID] else {
+        if users.hot.count != users.records.count {
+            report("\(users.hot.count) users in the check table but \(users.records.count) records")
+        }
+        if liveUserNames.count != liveUsers {
+            report("\(liveUserNames.count) live userNames but \(liveUsers) live users")
+        }
+        var groupSidePairs = 0
+        var groupIDByKey: [UInt32: String] = [:]
+        groups.entries.forEach { key, group in
+            let id = group.record.id
+            guard group.key == key, let hot = groups.hot[UUIDKey(id)], hot.key == key else {
+                report("group '\(id)': key \(group.key) does not map back to it")
+                return
+            }
+            groupIDByKey[key] = id
+            group.members.forEach { memberKey in
+                groupSidePairs += 1
+                let index = Int(memberKey)
+                guard index < groupsByUserKey.count, let userGroups = groupsByUserKey[index] else {
                     report("group '\(id)' lists missing user key \(memberKey)")
-                    continue
+                    return
                 }
-                if !Self.sortedContains(user.groups, group.key) {
-                    report("group '\(id)' lists user '\(userID)' but the user does not list the group")
+                if !Self.sortedContains(userGroups, key) {
+                    report("group '\(id)' lists user key \(memberKey) ('\(users.id(forKey: memberKey) ?? "?")') but the user does not list the group")
                 }
             }
         }
-        if memberships != membershipCount {
-            report("membership count is \(membershipCount) but users hold \(memberships)")
+        if groups.hot.count != groups.entries.count {
+            report("\(groups.hot.count) groups in the check table but \(groups.entries.count) entries")
+        }
+        if userSidePairs != groupSidePairs {
+            // Name the pairs only the users list (rare: this pass probes every user-side pair).
+            for (userKey, userGroups) in groupsByUserKey.enumerated() {
+                guard let userGroups else { continue }
+                for groupKey in userGroups {
+                    guard let groupID = groupIDByKey[groupKey], let group = groups.entry(forKey: groupKey) else {
+                        report("user key \(userKey) ('\(users.id(forKey: UInt32(userKey)) ?? "?")') is in missing group key \(groupKey)")
+                        continue
+                    }
+                    if !group.members.contains(UInt32(userKey)) {
+                        report("user key \(userKey) ('\(users.id(forKey: UInt32(userKey)) ?? "?")') lists group '\(groupID)' but the group does not list the user")
+                    }
+                }
+            }
+        }
+        if userSidePairs != membershipCount {
+            report("membership count is \(membershipCount) but users hold \(userSidePairs)")
         }
         return problems
     }

@@ -77,9 +77,9 @@ struct GroupEntry: Sendable {
     var key: UInt32
     var directoryKey: UInt32
     var record: GroupRecord
-    var members: TreeSet<UInt32>
+    var members: MemberSet
 
-    var memberKeys: [UInt32] { Array(members) }
+    var memberKeys: [UInt32] { members.sorted() }
 }
 
 // MARK: - Reads
@@ -258,7 +258,7 @@ extension MembershipIndex {
         case .id(let value):
             id = value
         case .userName(let name):
-            let scoped = ScopedName(directory: directoryKey, name: name.lowercased())
+            let scoped = ScopedName(directory: directoryKey, name: name.lowercasedIfNeeded())
             id = liveUserNames[scoped] ?? deletedUserNames[scoped]
         case .externalID(let external):
             let scoped = ScopedName(directory: directoryKey, name: external)
@@ -283,7 +283,7 @@ extension MembershipIndex {
         case .externalID(let external):
             id = groupExternalIDs[ScopedName(directory: directoryKey, name: external)]
         case .displayName(let name):
-            let ids = groupNames[ScopedName(directory: directoryKey, name: name.lowercased())] ?? []
+            let ids = groupNames[ScopedName(directory: directoryKey, name: name.lowercasedIfNeeded())] ?? []
             if ids.count > 1 {
                 throw RosterError(
                     .ambiguousReference,

@@ -3,24 +3,33 @@ import HashTreeCollections
 /// Builds a `MembershipIndex` from stored rows in one pass, without replaying the rules: used at
 /// startup recovery and by `verify`. Rows are trusted to be what the rules produced; call
 /// `invariantViolations()` on the result to check that.
+///
+/// Built for a million users and ten million memberships (the recovery benchmark): records are
+/// appended to arrays, memberships to one flat array of integer pairs, and `build()` makes the
+/// index's flat tables straight from those arrays. No `Dictionary` keyed by String sits in
+/// between (the first version spent most of recovery hashing ids and copying records between
+/// dictionaries), and no array per user grows one append at a time.
 public struct MembershipIndexBuilder {
     private var index = MembershipIndex()
-    private var users: [String: UserEntry] = [:]
-    private var userIDByKey: [UInt32: String] = [:]
-    private var groups: [String: GroupEntry] = [:]
-    private var groupIDByKey: [UInt32: String] = [:]
-    /// Memberships by integer key: keys are dense from 1, so arrays indexed by key beat
-    /// dictionaries for the 10M appends of a large recovery.
-    private var userGroups: [[UInt32]] = []
-    private var groupMembers: [[UInt32]] = []
+    private var users: [UserRecord] = []
+    private var userDirectoryKeys: [UInt32] = []
+    private var groups: [GroupRecord] = []
+    private var groupDirectoryKeys: [UInt32] = []
+    /// `groupKey << 32 | userKey`, in the order added.
+    private var memberships: [UInt64] = []
+    /// The directory of the previous row: rows are read in key order, in which a directory's
+    /// users mostly come in runs, so most rows resolve their directory with one String
+    /// comparison instead of a map lookup.
+    private var lastDirectory: (id: String, key: UInt32)?
     private var problems: [String] = []
 
-    public init(revision: UInt64, expectedUsers: Int = 0, expectedGroups: Int = 0) {
+    public init(revision: UInt64, expectedUsers: Int = 0, expectedGroups: Int = 0, expectedMemberships: Int = 0) {
         index.revision = revision
         users.reserveCapacity(expectedUsers)
-        userIDByKey.reserveCapacity(expectedUsers)
+        userDirectoryKeys.reserveCapacity(expectedUsers)
         groups.reserveCapacity(expectedGroups)
-        groupIDByKey.reserveCapacity(expectedGroups)
+        groupDirectoryKeys.reserveCapacity(expectedGroups)
+        memberships.reserveCapacity(expectedMemberships)
     }
 
     public mutating func add(_ directory: Directory) {
@@ -28,124 +37,259 @@ public struct MembershipIndexBuilder {
         index.nextDirectoryKey += 1
         index.directories[directory.id] = DirectoryEntry(
             key: key, directory: directory, userCount: 0, activeUserCount: 0, groupCount: 0, membershipCount: 0)
+        lastDirectory = nil
+    }
+
+    /// The directory's key and its own id String (records share that one storage instead of
+    /// each holding a copy read from its row: 80 bytes per user at a million users).
+    private mutating func directory(_ id: String) -> (id: String, key: UInt32)? {
+        if let last = lastDirectory, last.id == id { return last }
+        guard let entry = index.directories[id] else { return nil }
+        lastDirectory = (entry.directory.id, entry.key)
+        return lastDirectory
     }
 
     public mutating func add(_ user: UserRecord) {
-        guard var directory = index.directories[user.directoryID] else {
+        guard let directory = directory(user.directoryID) else {
             problems.append("user '\(user.id)' belongs to unknown directory '\(user.directoryID)'")
             return
         }
-        users[user.id] = UserEntry(key: user.key, directoryKey: directory.key, record: user, groups: [])
-        userIDByKey[user.key] = user.id
+        var record = user
+        record.directoryID = directory.id
+        users.append(record)
+        userDirectoryKeys.append(directory.key)
         index.nextUserKey = max(index.nextUserKey, user.key &+ 1)
-        if user.state != .deleted { directory.userCount += 1 }
-        if user.state == .active { directory.activeUserCount += 1 }
-        index.directories[user.directoryID] = directory
     }
 
     public mutating func add(_ group: GroupRecord) {
-        guard var directory = index.directories[group.directoryID] else {
+        guard let directory = directory(group.directoryID) else {
             problems.append("group '\(group.id)' belongs to unknown directory '\(group.directoryID)'")
             return
         }
-        groups[group.id] = GroupEntry(key: group.key, directoryKey: directory.key, record: group, members: [])
-        groupIDByKey[group.key] = group.id
+        var record = group
+        record.directoryID = directory.id
+        groups.append(record)
+        groupDirectoryKeys.append(directory.key)
         index.nextGroupKey = max(index.nextGroupKey, group.key &+ 1)
-        directory.groupCount += 1
-        index.directories[group.directoryID] = directory
     }
 
     public mutating func addMembership(groupKey: UInt32, userKey: UInt32) {
-        let u = Int(userKey)
-        let g = Int(groupKey)
-        if u >= userGroups.count { userGroups.append(contentsOf: repeatElement([], count: max(u + 1, userGroups.count * 2) - userGroups.count)) }
-        if g >= groupMembers.count { groupMembers.append(contentsOf: repeatElement([], count: max(g + 1, groupMembers.count * 2) - groupMembers.count)) }
-        userGroups[u].append(groupKey)
-        groupMembers[g].append(userKey)
+        memberships.append(UInt64(groupKey) << 32 | UInt64(userKey))
     }
 
-    /// Rows that could not be placed (for example a user of a missing directory).
+    /// Rows that could not be placed (for example a user of a missing directory). Memberships
+    /// that name a missing user or group are found by `build()`, which adds them here.
     public var rejectedRows: [String] { problems }
 
-    private static func isNewer(_ entry: UserEntry, than other: UserEntry?) -> Bool {
+    private static func isNewer(_ record: UserRecord, than other: UserRecord?) -> Bool {
         guard let other else { return true }
-        return entry.record.version > other.record.version
+        return record.version > other.version
     }
 
     public consuming func build() -> MembershipIndex {
-        var membershipCount = 0
-        for (offset, groupKeys) in userGroups.enumerated() where !groupKeys.isEmpty {
-            let userKey = UInt32(offset)
-            guard let id = userIDByKey[userKey], var entry = users[id] else {
-                problems.append("membership names missing user key \(userKey)")
+        buildReportingRejections().index
+    }
+
+    /// The index, and every row that could not be placed: `rejectedRows` plus memberships that
+    /// name a missing user or group (found only while building).
+    public consuming func buildReportingRejections() -> (index: MembershipIndex, rejected: [String]) {
+        let userSlots = KeySlots(users.lazy.map(\.key), count: users.count)
+        let groupSlots = KeySlots(groups.lazy.map(\.key), count: groups.count)
+
+        // Memberships by user and by group (two counting sorts over the flat pairs): `userGroups`
+        // holds every user's group keys, user after user; `userOffsets[i] ..< userOffsets[i + 1]`
+        // is the range of the user at slot i. The same for groups.
+        var userOffsets = [Int](repeating: 0, count: users.count + 1)
+        var groupOffsets = [Int](repeating: 0, count: groups.count + 1)
+        var placed = 0
+        for pair in memberships {
+            let g = UInt32(truncatingIfNeeded: pair >> 32)
+            let u = UInt32(truncatingIfNeeded: pair)
+            guard let us = userSlots[u] else {
+                problems.append("membership of group key \(g) names missing user key \(u)")
                 continue
             }
-            entry.groups = groupKeys.sorted()
-            users[id] = entry
-            membershipCount += groupKeys.count
-            if var directory = index.directories[entry.record.directoryID] {
-                directory.membershipCount += groupKeys.count
-                index.directories[entry.record.directoryID] = directory
+            guard let gs = groupSlots[g] else {
+                problems.append("membership of user key \(u) names missing group key \(g)")
+                continue
+            }
+            userOffsets[us + 1] += 1
+            groupOffsets[gs + 1] += 1
+            placed += 1
+        }
+        for i in 0..<users.count { userOffsets[i + 1] += userOffsets[i] }
+        for i in 0..<groups.count { groupOffsets[i + 1] += groupOffsets[i] }
+        var userGroups = [UInt32](repeating: 0, count: placed)
+        var groupUsers = [UInt32](repeating: 0, count: placed)
+        do {
+            var userFill = userOffsets
+            var groupFill = groupOffsets
+            for pair in memberships {
+                let g = UInt32(truncatingIfNeeded: pair >> 32)
+                let u = UInt32(truncatingIfNeeded: pair)
+                guard let us = userSlots[u], let gs = groupSlots[g] else { continue }
+                userGroups[userFill[us]] = g
+                userFill[us] += 1
+                groupUsers[groupFill[gs]] = u
+                groupFill[gs] += 1
             }
         }
-        for (offset, userKeys) in groupMembers.enumerated() where !userKeys.isEmpty {
-            guard let id = groupIDByKey[UInt32(offset)], var entry = groups[id] else { continue }
-            entry.members = TreeSet(userKeys)
-            groups[id] = entry
+        memberships = []
+
+        // Per-directory counts, by directory key.
+        let directoryCount = Int(index.nextDirectoryKey)
+        var userCounts = [Int](repeating: 0, count: directoryCount)
+        var activeCounts = [Int](repeating: 0, count: directoryCount)
+        var groupCounts = [Int](repeating: 0, count: directoryCount)
+        var membershipCounts = [Int](repeating: 0, count: directoryCount)
+
+        // Users: the sorted group keys per user, then the hot table, the records and the lookups.
+        var hotGroups: [[UInt32]] = []
+        hotGroups.reserveCapacity(users.count)
+        var membershipCount = 0
+        for slot in users.indices {
+            var keys = Array(userGroups[userOffsets[slot]..<userOffsets[slot + 1]])
+            if !MemberSet.isStrictlyAscending(keys) {
+                keys.sort()
+                keys = Self.deduplicated(keys)
+            }
+            let directoryKey = Int(userDirectoryKeys[slot])
+            let state = users[slot].state
+            if state != .deleted { userCounts[directoryKey] += 1 }
+            if state == .active { activeCounts[directoryKey] += 1 }
+            membershipCounts[directoryKey] += keys.count
+            membershipCount += keys.count
+            hotGroups.append(keys)
         }
-        var liveNames: [ScopedName: String] = [:]
-        var liveExternal: [ScopedName: String] = [:]
-        var deletedNames: [ScopedName: String] = [:]
-        var deletedExternal: [ScopedName: String] = [:]
-        liveNames.reserveCapacity(users.count)
-        for (id, entry) in users {
-            let name = ScopedName(directory: entry.directoryKey, name: entry.record.userName.lowercased())
-            let external = entry.record.externalID.map { ScopedName(directory: entry.directoryKey, name: $0) }
-            if entry.record.state == .deleted {
+        userGroups = []
+        let users = self.users
+        let userDirectoryKeys = self.userDirectoryKeys
+        self.users = []
+        let userHot = FlatTable(
+            users.indices.lazy.map { slot in
+                let record = users[slot]
+                return (
+                    UUIDKey(record.id),
+                    UserHot(
+                        key: record.key, directoryKey: userDirectoryKeys[slot], state: record.state,
+                        groups: hotGroups[slot])
+                )
+            }, count: users.count)
+        hotGroups = []
+        let userRecords = FlatTable(users.lazy.map { ($0.key, $0) }, count: users.count)
+
+        // Name lookups. userName keys share the record's String when it is already lowercase.
+        var liveNameCount = 0
+        var liveExternalCount = 0
+        var deletedNames: [ScopedName: UserRecord] = [:]
+        var deletedExternal: [ScopedName: UserRecord] = [:]
+        for (slot, record) in users.enumerated() {
+            if record.state == .deleted {
                 // Keep the most recent tombstone (highest version) for each name, as apply does.
-                if Self.isNewer(entry, than: deletedNames[name].flatMap { users[$0] }) { deletedNames[name] = id }
-                if let external, Self.isNewer(entry, than: deletedExternal[external].flatMap { users[$0] }) {
-                    deletedExternal[external] = id
+                let directoryKey = userDirectoryKeys[slot]
+                let name = ScopedName(directory: directoryKey, name: record.userName.lowercasedIfNeeded())
+                if Self.isNewer(record, than: deletedNames[name]) { deletedNames[name] = record }
+                if let external = record.externalID.map({ ScopedName(directory: directoryKey, name: $0) }),
+                    Self.isNewer(record, than: deletedExternal[external])
+                {
+                    deletedExternal[external] = record
                 }
             } else {
-                liveNames[name] = id
-                if let external { liveExternal[external] = id }
+                liveNameCount += 1
+                if record.externalID != nil { liveExternalCount += 1 }
             }
         }
-        var groupExternal: [ScopedName: String] = [:]
+        let live = users.indices.lazy.filter { users[$0].state != .deleted }
+        let liveNames = FlatTable(
+            live.map { slot in
+                (ScopedName(directory: userDirectoryKeys[slot], name: users[slot].userName.lowercasedIfNeeded()), users[slot].id)
+            }, count: liveNameCount)
+        let liveExternal = FlatTable(
+            live.lazy.filter { users[$0].externalID != nil }.map { slot in
+                (ScopedName(directory: userDirectoryKeys[slot], name: users[slot].externalID ?? ""), users[slot].id)
+            }, count: liveExternalCount)
+
+        // Groups.
+        var groupEntries: [GroupEntry] = []
+        groupEntries.reserveCapacity(groups.count)
         var groupNames: [ScopedName: [String]] = [:]
-        for (id, entry) in groups {
-            groupNames[ScopedName(directory: entry.directoryKey, name: entry.record.displayName.lowercased()), default: []]
-                .append(id)
-            if let external = entry.record.externalID {
-                groupExternal[ScopedName(directory: entry.directoryKey, name: external)] = id
+        var groupExternal: [ScopedName: String] = [:]
+        for (slot, record) in groups.enumerated() {
+            let directoryKey = groupDirectoryKeys[slot]
+            let members = Array(groupUsers[groupOffsets[slot]..<groupOffsets[slot + 1]])
+            let memberSet =
+                MemberSet.isStrictlyAscending(members) ? MemberSet(sortedUnique: members) : MemberSet(members)
+            groupEntries.append(GroupEntry(key: record.key, directoryKey: directoryKey, record: record, members: memberSet))
+            groupCounts[Int(directoryKey)] += 1
+            groupNames[ScopedName(directory: directoryKey, name: record.displayName.lowercasedIfNeeded()), default: []]
+                .append(record.id)
+            if let external = record.externalID {
+                groupExternal[ScopedName(directory: directoryKey, name: external)] = record.id
             }
         }
-        var userHot: [UUIDKey: UserHot] = [:]
-        var userRecords: [UInt32: UserRecord] = [:]
-        userHot.reserveCapacity(users.count)
-        userRecords.reserveCapacity(users.count)
-        for (id, entry) in users {
-            userHot[UUIDKey(id)] = UserHot(
-                key: entry.key, directoryKey: entry.directoryKey, state: entry.record.state, groups: entry.groups)
-            userRecords[entry.key] = entry.record
+        groupUsers = []
+        let groupHot = FlatTable(
+            groupEntries.lazy.map { (UUIDKey($0.record.id), GroupHot(key: $0.key, directoryKey: $0.directoryKey)) },
+            count: groupEntries.count)
+        let groupTable = FlatTable(groupEntries.lazy.map { ($0.key, $0) }, count: groupEntries.count)
+
+        for (id, entry) in index.directories {
+            var entry = entry
+            let k = Int(entry.key)
+            entry.userCount = userCounts[k]
+            entry.activeUserCount = activeCounts[k]
+            entry.groupCount = groupCounts[k]
+            entry.membershipCount = membershipCounts[k]
+            index.directories[id] = entry
         }
-        users = [:]
-        var groupHot: [UUIDKey: GroupHot] = [:]
-        var groupEntries: [UInt32: GroupEntry] = [:]
-        for (id, entry) in groups {
-            groupHot[UUIDKey(id)] = GroupHot(key: entry.key, directoryKey: entry.directoryKey)
-            groupEntries[entry.key] = entry
-        }
-        index.users = UserTable(hot: userHot, records: userRecords)
-        index.groups = GroupTable(hot: groupHot, entries: groupEntries)
-        index.liveUserNames = LayeredMap(liveNames)
-        index.liveUserExternalIDs = LayeredMap(liveExternal)
-        index.deletedUserNames = LayeredMap(deletedNames)
-        index.deletedUserExternalIDs = LayeredMap(deletedExternal)
+        index.users = UserTable(hot: LayeredMap(base: userHot), records: LayeredMap(base: userRecords))
+        index.groups = GroupTable(hot: LayeredMap(base: groupHot), entries: LayeredMap(base: groupTable))
+        index.liveUserNames = LayeredMap(base: liveNames)
+        index.liveUserExternalIDs = LayeredMap(base: liveExternal)
+        index.deletedUserNames = LayeredMap(deletedNames.mapValues(\.id))
+        index.deletedUserExternalIDs = LayeredMap(deletedExternal.mapValues(\.id))
         index.groupExternalIDs = LayeredMap(groupExternal)
         index.groupNames = LayeredMap(groupNames)
         index.membershipCount = membershipCount
-        return index
+        return (index, problems)
+    }
+
+    private static func deduplicated(_ sorted: [UInt32]) -> [UInt32] {
+        var out: [UInt32] = []
+        out.reserveCapacity(sorted.count)
+        for key in sorted where out.last != key { out.append(key) }
+        return out
+    }
+}
+
+/// Integer key → position in the builder's record array. Keys are assigned densely from 1, so
+/// this is a plain array indexed by key; a store whose keys are far sparser than its row count
+/// (which the rules never produce) falls back to a dictionary rather than a huge array.
+private struct KeySlots {
+    private var dense: [Int32] = []
+    private var sparse: [UInt32: Int] = [:]
+    private var isDense = true
+
+    init(_ keys: some Sequence<UInt32>, count: Int) {
+        let maxKey = keys.max() ?? 0
+        if Int(maxKey) <= max(4 * count, 1 << 16) {
+            dense = [Int32](repeating: -1, count: Int(maxKey) + 1)
+            for (slot, key) in keys.enumerated() { dense[Int(key)] = Int32(slot) }
+        } else {
+            isDense = false
+            sparse.reserveCapacity(count)
+            for (slot, key) in keys.enumerated() { sparse[key] = slot }
+        }
+    }
+
+    @inline(__always)
+    subscript(key: UInt32) -> Int? {
+        if isDense {
+            let k = Int(key)
+            guard k < dense.count else { return nil }
+            let slot = dense[k]
+            return slot < 0 ? nil : Int(slot)
+        }
+        return sparse[key]
     }
 }

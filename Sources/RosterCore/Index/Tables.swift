@@ -26,6 +26,11 @@ struct UserTable: Sendable {
         self.records = LayeredMap(records)
     }
 
+    init(hot: LayeredMap<UUIDKey, UserHot>, records: LayeredMap<UInt32, UserRecord>) {
+        self.hot = hot
+        self.records = records
+    }
+
     var count: Int { records.count }
 
     /// The hot part of a user, for the check path.
@@ -77,6 +82,11 @@ struct GroupTable: Sendable {
     init(hot: [UUIDKey: GroupHot], entries: [UInt32: GroupEntry]) {
         self.hot = LayeredMap(hot)
         self.entries = LayeredMap(entries)
+    }
+
+    init(hot: LayeredMap<UUIDKey, GroupHot>, entries: LayeredMap<UInt32, GroupEntry>) {
+        self.hot = hot
+        self.entries = entries
     }
 
     var count: Int { entries.count }

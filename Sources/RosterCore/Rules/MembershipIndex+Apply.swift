@@ -167,8 +167,9 @@ extension MembershipIndex {
         let key = nextUserKey
         nextUserKey += 1
         let state: UserState = draft.active ? .active : .suspended
+        // The directory's own id String: every record of the directory shares one storage.
         let record = UserRecord(
-            key: key, id: id, directoryID: directoryID, userName: draft.userName, externalID: draft.externalID,
+            key: key, id: id, directoryID: directory.directory.id, userName: draft.userName, externalID: draft.externalID,
             displayName: draft.displayName, state: state, version: context.revision)
         let entry = UserEntry(key: key, directoryKey: directory.key, record: record, groups: [])
         users[id] = entry
@@ -314,7 +315,7 @@ extension MembershipIndex {
     }
 
     private func checkUserUniqueness(_ draft: UserDraft, directoryKey: UInt32, excluding id: String?) throws(RosterError) {
-        if let holder = liveUserNames[ScopedName(directory: directoryKey, name: draft.userName.lowercased())],
+        if let holder = liveUserNames[ScopedName(directory: directoryKey, name: draft.userName.lowercasedIfNeeded())],
             holder != id
         {
             throw RosterError(.uniqueness, "userName '\(draft.userName)' is already taken by user '\(holder)'")
@@ -327,7 +328,7 @@ extension MembershipIndex {
     }
 
     private mutating func addUserLookups(_ entry: UserEntry) {
-        let name = ScopedName(directory: entry.directoryKey, name: entry.record.userName.lowercased())
+        let name = ScopedName(directory: entry.directoryKey, name: entry.record.userName.lowercasedIfNeeded())
         liveUserNames[name] = entry.record.id
         if let external = entry.record.externalID {
             liveUserExternalIDs[ScopedName(directory: entry.directoryKey, name: external)] = entry.record.id
@@ -336,7 +337,7 @@ extension MembershipIndex {
 
     /// Drops a user's live lookups; a deleted user keeps tombstone lookups for USER_DELETED answers.
     private mutating func removeUserLookups(_ entry: UserEntry, keepTombstone: Bool) {
-        let name = ScopedName(directory: entry.directoryKey, name: entry.record.userName.lowercased())
+        let name = ScopedName(directory: entry.directoryKey, name: entry.record.userName.lowercasedIfNeeded())
         if liveUserNames[name] == entry.record.id { liveUserNames[name] = nil }
         if keepTombstone { deletedUserNames[name] = entry.record.id }
         if let external = entry.record.externalID {
@@ -458,9 +459,9 @@ extension MembershipIndex {
         let key = nextGroupKey
         nextGroupKey += 1
         let record = GroupRecord(
-            key: key, id: id, directoryID: directoryID, displayName: draft.displayName, externalID: draft.externalID,
+            key: key, id: id, directoryID: directory.directory.id, displayName: draft.displayName, externalID: draft.externalID,
             version: context.revision)
-        let entry = GroupEntry(key: key, directoryKey: directory.key, record: record, members: [])
+        let entry = GroupEntry(key: key, directoryKey: directory.key, record: record, members: MemberSet())
         groups[id] = entry
         addGroupLookups(entry)
         directory.groupCount += 1
@@ -539,7 +540,7 @@ extension MembershipIndex {
     }
 
     private mutating func addGroupLookups(_ entry: GroupEntry) {
-        let name = ScopedName(directory: entry.directoryKey, name: entry.record.displayName.lowercased())
+        let name = ScopedName(directory: entry.directoryKey, name: entry.record.displayName.lowercasedIfNeeded())
         var ids = groupNames[name] ?? []
         if !ids.contains(entry.record.id) { ids.append(entry.record.id) }
         groupNames[name] = ids
@@ -549,7 +550,7 @@ extension MembershipIndex {
     }
 
     private mutating func removeGroupLookups(_ entry: GroupEntry) {
-        let name = ScopedName(directory: entry.directoryKey, name: entry.record.displayName.lowercased())
+        let name = ScopedName(directory: entry.directoryKey, name: entry.record.displayName.lowercasedIfNeeded())
         if var ids = groupNames[name] {
             ids.removeAll { $0 == entry.record.id }
             groupNames[name] = ids.isEmpty ? nil : ids
