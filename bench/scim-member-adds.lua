@@ -27,3 +27,9 @@ function response(status, headers, body)
     io.stderr:write("unexpected status " .. status .. "\n")
   end
 end
+
+-- The tail beyond wrk's own --latency lines (p99.9 is where single stalls of the writer show).
+function done(summary, latency, requests)
+  io.write(string.format("  tail: p90 %.2fms  p99 %.2fms  p99.9 %.2fms  max %.2fms\n",
+    latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000, latency.max / 1000))
+end

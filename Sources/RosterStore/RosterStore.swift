@@ -21,6 +21,8 @@ public final class RosterStore: Sendable {
     private let logger: Logger
     private let queue = DispatchQueue(label: "roster.store.writer")
     private let pending = Mutex(PendingWrites())
+    /// Runs WAL checkpoints beside the writer instead of inside its COMMITs (nil: SQLite's own).
+    let checkpointer: WALCheckpointer?
     /// Token hashes by directory id: the current token, then the previous one during rotation.
     private let tokenHashes: Mutex<[String: [[UInt8]]]>
     /// Revisions that live Watch streams still need; compaction keeps events after the lowest.
@@ -108,16 +110,28 @@ public final class RosterStore: Sendable {
                 "store.read_ms": "\(timing.read.milliseconds)", "store.build_ms": "\(timing.build.milliseconds)",
                 "store.check_ms": "\(checkTime.milliseconds)",
             ])
+        var checkpointer: WALCheckpointer?
+        if configuration.walCheckpoint == .background {
+            do {
+                checkpointer = try WALCheckpointer(
+                    pool: pool, path: configuration.path, synchronous: configuration.synchronous == .full ? "FULL" : "NORMAL",
+                    thresholds: configuration.walThresholds, logger: logger)
+            } catch {
+                throw Self.openError(error, path: configuration.path)
+            }
+        }
         return RosterStore(
-            configuration: configuration, pool: pool, lock: lock, index: index, tokens: tokens, logger: logger)
+            configuration: configuration, pool: pool, lock: lock, index: index, tokens: tokens, checkpointer: checkpointer,
+            logger: logger)
     }
 
     private init(
         configuration: StoreConfiguration, pool: DatabasePool, lock: DataDirectoryLock, index: MembershipIndex,
-        tokens: [String: [[UInt8]]], logger: Logger
+        tokens: [String: [[UInt8]]], checkpointer: WALCheckpointer?, logger: Logger
     ) {
         self.configuration = configuration
         self.pool = pool
+        self.checkpointer = checkpointer
         self.lock = lock
         self.logger = logger
         self.publisher = IndexPublisher(index)
@@ -188,6 +202,7 @@ public final class RosterStore: Sendable {
             }
             if batch.isEmpty { return }
             commit(batch)
+            checkpointer?.betweenBatches()
         }
     }
 
@@ -202,14 +217,17 @@ public final class RosterStore: Sendable {
         var results: [Result] = []
         results.reserveCapacity(batch.count)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var timing = BatchTiming()
         do {
             try pool.write { db in
                 for (request, _) in batch {
                     let context = WriteContext(index: index, now: now, db: db)
                     var next = index
                     do {
+                        timing.beginStep()
                         let mutation = try request.prepare(context)
                         let applied = try next.apply(mutation, now: now)
+                        timing.endStep()
                         try db.inSavepoint {
                             try Self.persist(applied, now: now, db)
                             try request.persistExtra?(db, applied)
@@ -245,7 +263,9 @@ public final class RosterStore: Sendable {
                 if failNextCommit.withLock({ flag in defer { flag = false }; return flag }) {
                     throw DatabaseError(resultCode: .SQLITE_IOERR, message: "simulated I/O error")
                 }
+                timing.markPrepared()
             }
+            timing.markCommitted()
         } catch {
             let storeError = Self.writeError(error, path: configuration.path)
             logger.error("write batch failed", metadata: ["store.error": "\(storeError)", "store.batch": "\(batch.count)"])
@@ -262,6 +282,7 @@ public final class RosterStore: Sendable {
                 continuation.resume(throwing: error)
             }
         }
+        timing.logIfSlow(count: batch.count, logger: logger)
     }
 
     private static func isFatal(_ error: DatabaseError) -> Bool {

@@ -8,6 +8,7 @@
 /// | `eventRetentionDays` | Int | 30 | events younger than this are kept |
 /// | `eventRetentionCount` | Int | 10,000,000 | the newest this many events are kept, whatever their age |
 /// | `busyTimeoutSeconds` | Double | 5 | how long to wait for a lock held by another process (e.g. a backup tool) |
+/// | `walCheckpoint` | `.background`/`.inline` | `.background` | `.background`: WAL checkpoints run beside the writer, not inside a COMMIT (see `WALCheckpointer`); `.inline`: SQLite's default auto-checkpoint |
 public struct StoreConfiguration: Sendable {
     public enum Synchronous: String, Sendable, CaseIterable { case full, normal }
 
@@ -17,6 +18,11 @@ public struct StoreConfiguration: Sendable {
     public var eventRetentionDays: Int = 30
     public var eventRetentionCount: Int = 10_000_000
     public var busyTimeoutSeconds: Double = 5
+
+    public enum WALCheckpoint: String, Sendable, CaseIterable { case background, inline }
+    public var walCheckpoint: WALCheckpoint = .background
+    /// When checkpoints run (tests make them small to exercise the bound).
+    var walThresholds = WALCheckpointer.Thresholds()
 
     public init(path: String) {
         self.path = path

@@ -38,6 +38,11 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("max-batch"), help: "Most SCIM writes committed in one transaction (1 turns group commit off).")
     var maxBatch: Int = 256
 
+    @Option(
+        name: .customLong("wal-checkpoint"),
+        help: "background (WAL checkpoints beside the writer, not inside a commit) or inline (SQLite's auto-checkpoint).")
+    var walCheckpoint: String = "background"
+
     @Option(name: .customLong("socket-mode"), help: "Octal file mode of the socket.")
     var socketMode: String = "0660"
 
@@ -127,6 +132,10 @@ struct DaemonOptions: ParsableArguments {
         guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1") }
         config.synchronous = sync
         config.maxBatch = maxBatch
+        guard let checkpoint = StoreConfiguration.WALCheckpoint(rawValue: walCheckpoint.lowercased()) else {
+            throw ValidationError("--wal-checkpoint must be background or inline (got '\(walCheckpoint)')")
+        }
+        config.walCheckpoint = checkpoint
         config.eventRetentionDays = max(0, eventRetentionDays)
         config.eventRetentionCount = max(0, eventRetentionCount)
         return config
