@@ -1,5 +1,7 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import Prometheus
@@ -12,12 +14,13 @@ import RosterStore
 public enum SCIMHTTPServer {
     /// Builds the HTTP application; run it in the daemon's ServiceGroup.
     /// - Parameters:
+    ///   - tls: serve HTTPS with this certificate and key (`SCIMTLSFiles.load()`); nil: plain HTTP.
     ///   - onListening: called with the bound port once the server accepts connections (so a
     ///     `--scim-listen` port of 0 can be reported).
     public static func makeApplication(
-        service: SCIMService, host: String, port: Int, registry: PrometheusCollectorRegistry?, logger: Logger,
-        onListening: @escaping @Sendable (Int) async -> Void
-    ) -> some ApplicationProtocol {
+        service: SCIMService, host: String, port: Int, tls: SCIMTLS? = nil, registry: PrometheusCollectorRegistry?,
+        logger: Logger, onListening: @escaping @Sendable (Int) async -> Void
+    ) throws -> some ApplicationProtocol {
         let maxBody = service.configuration.maxBodySize
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             let path = request.uri.path
@@ -49,8 +52,11 @@ public enum SCIMHTTPServer {
                 method: request.method.rawValue, path: path, query: request.uri.query, headers: headers, body: body)
             return convert(await service.handle(scimRequest))
         }
+        // TLS wraps each accepted connection before HTTP/1.1; the responder does not change.
+        let server: HTTPServerBuilder = try tls.map { try .tls(.http1(), tlsConfiguration: $0.configuration) } ?? .http1()
         return Application(
             responder: responder,
+            server: server,
             configuration: .init(address: .hostname(host, port: port), serverName: "rosterd"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RosterCore
+import RosterHTTP
 import RosterStore
 
 /// Every rosterd flag. Each can also come from the environment variable named in its help;
@@ -20,8 +21,18 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         name: .customLong("public-url"),
-        help: "Base URL providers reach the SCIM endpoint at, when behind a proxy (default http://<scim-listen>).")
+        help: "Base URL providers reach the SCIM endpoint at, when behind a proxy (default http://<scim-listen>, https:// with --tls-cert).")
     var publicURL: String?
+
+    @Option(
+        name: .customLong("tls-cert"),
+        help: "PEM certificate (chain, leaf first) to serve SCIM over HTTPS; needs --tls-key (env ROSTER_TLS_CERT).")
+    var tlsCert: String?
+
+    @Option(
+        name: .customLong("tls-key"),
+        help: "PEM private key (unencrypted) of --tls-cert (env ROSTER_TLS_KEY).")
+    var tlsKey: String?
 
     @Option(name: .customLong("ready-file"), help: "Write {\"pid\",\"socket\",\"scim_url\",\"revision\"} as JSON here once serving.")
     var readyFile: String?
@@ -103,6 +114,18 @@ struct DaemonOptions: ParsableArguments {
     var resolvedListen: String { scimListen ?? environment["ROSTER_SCIM_LISTEN"] ?? "127.0.0.1:8080" }
     var resolvedLogFormat: String { logFormat ?? environment["ROSTER_LOG_FORMAT"] ?? "text" }
 
+    /// The TLS certificate and key paths (absolute), both or neither.
+    func tlsFiles() throws -> SCIMTLSFiles? {
+        let cert = (tlsCert ?? environment["ROSTER_TLS_CERT"]).flatMap { $0.isEmpty ? nil : $0 }
+        let key = (tlsKey ?? environment["ROSTER_TLS_KEY"]).flatMap { $0.isEmpty ? nil : $0 }
+        switch (cert, key) {
+        case (nil, nil): return nil
+        case (let cert?, let key?): return SCIMTLSFiles(certificatePath: Self.absolute(cert), keyPath: Self.absolute(key))
+        case (_?, nil): throw ValidationError("--tls-cert needs --tls-key (or ROSTER_TLS_KEY): HTTPS needs both the certificate and its private key")
+        case (nil, _?): throw ValidationError("--tls-key needs --tls-cert (or ROSTER_TLS_CERT): HTTPS needs both the certificate and its private key")
+        }
+    }
+
     func resolvedLogLevel() throws -> Logger.Level {
         let text = logLevel ?? environment["ROSTER_LOG_LEVEL"] ?? "info"
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
@@ -144,6 +167,7 @@ struct DaemonOptions: ParsableArguments {
     func validate() throws {
         _ = try resolvedLogLevel()
         _ = try listenAddress()
+        _ = try tlsFiles()
         _ = try storeConfiguration()
         guard ["text", "json"].contains(resolvedLogFormat) else {
             throw ValidationError("--log-format must be text or json (got '\(resolvedLogFormat)')")

@@ -18,6 +18,8 @@ actor Readiness {
     private let socketPath: String
     private let store: RosterStore
     private let host: String
+    /// `http` or `https` (the SCIM listener serves TLS).
+    private let scheme: String
     private let publicURL: String?
     private let bootstrap: (name: String, provider: String)?
     private let backend: DaemonBackend
@@ -26,7 +28,8 @@ actor Readiness {
     private var announced = false
 
     init(
-        logger: Logger, readyFile: String?, socketPath: String, store: RosterStore, host: String, publicURL: String?,
+        logger: Logger, readyFile: String?, socketPath: String, store: RosterStore, host: String, scheme: String,
+        publicURL: String?,
         bootstrap: (String, String)?, backend: DaemonBackend
     ) {
         self.logger = logger
@@ -34,6 +37,7 @@ actor Readiness {
         self.socketPath = socketPath
         self.store = store
         self.host = host
+        self.scheme = scheme
         self.publicURL = publicURL
         self.bootstrap = bootstrap.map { (name: $0.0, provider: $0.1) }
         self.backend = backend
@@ -52,7 +56,7 @@ actor Readiness {
     private func announceIfReady() async {
         guard !announced, socketReady, let port = httpPort else { return }
         announced = true
-        let scimURL = publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        let scimURL = publicURL ?? "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         if let bootstrap { await runBootstrap(bootstrap, scimURL: scimURL) }
         if let readyFile {
             let object: [String: Any] = [

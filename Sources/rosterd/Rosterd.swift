@@ -21,7 +21,8 @@ struct Rosterd: AsyncParsableCommand {
         commandName: "rosterd",
         abstract: "Roster: SCIM 2.0 directory sync with a membership lookup API on a Unix socket.",
         discussion: """
-            Providers push SCIM to http://<scim-listen>/scim/v2/<directory-id> with the directory's bearer token.
+            Providers push SCIM to http://<scim-listen>/scim/v2/<directory-id> (https:// with --tls-cert and --tls-key)
+            with the directory's bearer token.
             Apps ask "is user U in group G, and active?" on the Unix socket (proto/roster/v1/roster.proto).
             Create a directory with `rosterctl directory create NAME --provider okta`, or start with
             --bootstrap-directory NAME to get one printed here.
@@ -47,6 +48,17 @@ struct Rosterd: AsyncParsableCommand {
         var logger = Logger(label: "rosterd")
         logger.logLevel = level
 
+        // TLS files are checked before anything else starts, so a bad pair is one clear line.
+        var tls: SCIMTLS?
+        if let files = try options.tlsFiles() {
+            do {
+                tls = try files.load()
+            } catch {
+                throw DaemonFailure("TLS: \(error.description)")
+            }
+        }
+        let scheme = tls == nil ? "http" : "https"
+
         let dataDir = options.resolvedDataDir
         do {
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
@@ -62,7 +74,7 @@ struct Rosterd: AsyncParsableCommand {
 
         let (host, port) = try options.listenAddress()
         let boundPort = BoundPort()
-        let publicURL = options.publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        let publicURL = options.publicURL ?? "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         var scimConfig = SCIMConfiguration(publicBaseURL: publicURL)
         scimConfig.maxBodySize = options.maxBodySize
         scimConfig.maxPageSize = options.maxPageSize
@@ -72,7 +84,7 @@ struct Rosterd: AsyncParsableCommand {
         let backend = DaemonBackend(
             store: store,
             scimBaseURL: { [options] directoryID in
-                let base = options.publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(boundPort.value ?? port)"
+                let base = options.publicURL ?? "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(boundPort.value ?? port)"
                 return "\(base.hasSuffix("/") ? String(base.dropLast()) : base)/scim/v2/\(directoryID)"
             })
 
@@ -88,10 +100,10 @@ struct Rosterd: AsyncParsableCommand {
 
         let readiness = Readiness(
             logger: logger, readyFile: options.readyFile, socketPath: options.resolvedSocket, store: store, host: host,
-            publicURL: options.publicURL, bootstrap: options.bootstrapDirectory.map { ($0, options.bootstrapProvider) },
+            scheme: scheme, publicURL: options.publicURL, bootstrap: options.bootstrapDirectory.map { ($0, options.bootstrapProvider) },
             backend: backend)
-        let app = SCIMHTTPServer.makeApplication(
-            service: scimService, host: host, port: port, registry: registry, logger: logger,
+        let app = try SCIMHTTPServer.makeApplication(
+            service: scimService, host: host, port: port, tls: tls, registry: registry, logger: logger,
             onListening: { actual in
                 boundPort.set(actual)
                 await readiness.httpReady(port: actual)
