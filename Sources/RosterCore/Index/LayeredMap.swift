@@ -119,7 +119,8 @@ struct LayeredMap<Key: FlatHashable, Value: Sendable>: Sendable {
         if let job {
             // Swap in a finished merge; the writer never waits for one.
             guard let merged = job.result else { return }
-            FoldJob<Key, Value>.retire(base)
+            // The old base and the merged changes are released off the writer (see `retire`).
+            FoldJob<Key, Value>.retire((base, folding))
             base = merged
             folding = [:]
             self.job = nil
@@ -175,11 +176,12 @@ final class FoldJob<Key: FlatHashable, Value: Sendable>: Sendable {
         return result!
     }
 
-    /// Lets go of a replaced base on a background thread, a little later: releasing a million
-    /// entries (a release per reference they hold) would otherwise land on whichever thread
-    /// drops the last snapshot holding it, usually the writer as it publishes. Readers still
-    /// holding an older snapshot keep the table alive past this; only the last release frees it.
-    static func retire(_ table: FlatTable<Key, Value>) {
-        queue.asyncAfter(deadline: .now() + .seconds(2)) { withExtendedLifetime(table) {} }
+    /// Lets go of a replaced base (and the delta merged into it) on a background thread, a little
+    /// later: releasing a million entries (a release per reference they hold) would otherwise
+    /// land on whichever thread drops the last snapshot holding them, usually the writer as it
+    /// publishes. A reader still holding an older snapshot keeps them alive past this; only the
+    /// last release frees them.
+    static func retire(_ value: some Sendable) {
+        queue.asyncAfter(deadline: .now() + .seconds(2)) { withExtendedLifetime(value) {} }
     }
 }
