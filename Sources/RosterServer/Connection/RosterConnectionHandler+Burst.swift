@@ -1,4 +1,7 @@
 import CoreMetrics
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import RosterCore
 import Synchronization
@@ -54,7 +57,11 @@ extension RosterConnectionHandler {
         var handle: DirectoryHandle?
 
         func matches(_ candidate: UnsafeRawBufferPointer) -> Bool {
-            bytes.count == candidate.count && bytes.withUnsafeBytes { $0.elementsEqual(candidate) }
+            guard bytes.count == candidate.count else { return false }
+            return bytes.withUnsafeBytes { own in
+                guard let mine = own.baseAddress, let other = candidate.baseAddress else { return true }
+                return memcmp(mine, other, candidate.count) == 0
+            }
         }
     }
 }
