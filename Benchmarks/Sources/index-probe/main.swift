@@ -23,6 +23,9 @@ struct Options {
     /// the server does from a received frame (instead of reading 2M cold, separately allocated
     /// Strings, which adds two cache misses per check that a server never pays).
     var wire = false
+    /// With --wire: answer as the lookup server's in-place path does (UUID keys parsed from the
+    /// bytes, a directory handle resolved once), instead of building Strings.
+    var keys = false
     var queries = 1_000_000
     var passes = 5
     var changes = 0
@@ -50,6 +53,7 @@ struct Options {
             case "--per-user": perUser = value()
             case "--by-username": byUserName = true
             case "--wire": wire = true
+            case "--keys": keys = true
             case "--queries": queries = value()
             case "--passes": passes = value()
             case "--changes": changes = value()
@@ -119,6 +123,22 @@ func check(_ options: Options) {
             spans.append((us, gs - us, gs, bytes.count - gs, q.expectMember))
         }
         let directoryID = spec.directoryID
+        if options.keys {
+            guard let directory = index.directoryHandle(directoryID) else { fatalError("no directory") }
+            let (samples, hits) = bytes.withUnsafeBytes { buffer in
+                measureBatches(count: spans.count, passes: options.passes) { i in
+                    let (us, ul, gs, gl, expected) = spans[i]
+                    guard let user = RosterCore.UUIDKey.parse(utf8: UnsafeRawBufferPointer(rebasing: buffer[us..<(us + ul)])),
+                        let group = RosterCore.UUIDKey.parse(utf8: UnsafeRawBufferPointer(rebasing: buffer[gs..<(gs + gl)]))
+                    else { fatalError("query \(i) is not by UUID") }
+                    let result = index.check(in: directory, userID: user, groupID: group)
+                    guard result.allowed == expected else { fatalError("wrong answer for query \(i)") }
+                    return result.allowed
+                }
+            }
+            print("check by id (UUID keys parsed from a wire buffer, as the server does): \(LatencySummary(samples)) (allowed \(hits))")
+            return
+        }
         let (samples, hits) = bytes.withUnsafeBufferPointer { buffer in
             measureBatches(count: spans.count, passes: options.passes) { i in
                 let (us, ul, gs, gl, expected) = spans[i]
