@@ -5,24 +5,31 @@ extension MembershipIndex {
     /// memberships agree in both directions, only active users have memberships under `revoke`,
     /// deleted users have none under any policy, lookups point at the right records, counts add up.
     ///
-    /// Runs at every startup over the whole index, so it reads each user and group once, copies
-    /// no record out of its table, and checks the two directions of the membership relation by
+    /// Runs at every startup over the whole index, so it reads each user and group once, makes
+    /// no lookup by String id, and checks the two directions of the membership relation by
     /// counting instead of probing both: every (group, user) pair a group lists must be in the
     /// user's sorted keys, and both sides must hold the same number of pairs; with both sides
     /// free of duplicates that makes them equal. Only when the counts differ does a second pass
     /// look for the user-side pairs that the groups do not list, to name them.
+    ///
+    /// The pass over users and the pass over memberships are independent and run on two threads.
     public func invariantViolations(limit: Int = 100) -> [String] {
+        let (userProblems, membershipProblems) = inParallel(
+            { userViolations(limit: limit) }, { membershipViolations(limit: limit) })
+        return Array((userProblems + membershipProblems).prefix(limit))
+    }
+
+    /// Each user against its hot entry, its directory's policy and its userName lookup.
+    private func userViolations(limit: Int) -> [String] {
         var problems: [String] = []
         func report(_ message: String) { if problems.count < limit { problems.append(message) } }
         var directoriesByKey: [UInt32: DirectoryEntry] = [:]
         for (_, entry) in directories { directoriesByKey[entry.key] = entry }
-        // Each user's group keys, by user key, for the group pass.
-        var groupsByUserKey = [[UInt32]?](repeating: nil, count: Int(nextUserKey) + 1)
-        var userSidePairs = 0
         var liveUsers = 0
         users.records.forEach { key, record in
             let id = record.id
             if record.key != key { report("user '\(id)' is stored under key \(key) but holds key \(record.key)") }
+            if key >= nextUserKey { report("user '\(id)': key \(key) is not below the next key \(nextUserKey)") }
             guard let hot = users.hot[UUIDKey(id)], hot.key == key else {
                 report("user '\(id)': key \(key) does not map back to it")
                 return
@@ -43,12 +50,6 @@ extension MembershipIndex {
                     report("suspended user '\(id)' still has \(groupKeys.count) memberships under policy revoke")
                 }
             }
-            if Int(key) < groupsByUserKey.count {
-                groupsByUserKey[Int(key)] = groupKeys
-            } else {
-                report("user '\(id)': key \(key) is not below the next key \(nextUserKey)")
-            }
-            userSidePairs += groupKeys.count
             if record.state != .deleted {
                 liveUsers += 1
                 let name = ScopedName(directory: hot.directoryKey, name: record.userName.lowercasedIfNeeded())
@@ -62,6 +63,20 @@ extension MembershipIndex {
         }
         if liveUserNames.count != liveUsers {
             report("\(liveUserNames.count) live userNames but \(liveUsers) live users")
+        }
+        return problems
+    }
+
+    /// The two directions of the membership relation agree, and the count matches.
+    private func membershipViolations(limit: Int) -> [String] {
+        var problems: [String] = []
+        func report(_ message: String) { if problems.count < limit { problems.append(message) } }
+        // Each user's group keys, by user key (one sequential scan of the hot table).
+        var groupsByUserKey = [[UInt32]?](repeating: nil, count: Int(nextUserKey) + 1)
+        var userSidePairs = 0
+        users.hot.forEach { _, hot in
+            if Int(hot.key) < groupsByUserKey.count { groupsByUserKey[Int(hot.key)] = hot.groups }
+            userSidePairs += hot.groups.count
         }
         var groupSidePairs = 0
         var groupIDByKey: [UInt32: String] = [:]

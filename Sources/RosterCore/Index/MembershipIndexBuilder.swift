@@ -165,20 +165,10 @@ public struct MembershipIndexBuilder {
         let users = self.users
         let userDirectoryKeys = self.userDirectoryKeys
         self.users = []
-        let userHot = FlatTable(
-            users.indices.lazy.map { slot in
-                let record = users[slot]
-                return (
-                    UUIDKey(record.id),
-                    UserHot(
-                        key: record.key, directoryKey: userDirectoryKeys[slot], state: record.state,
-                        groups: hotGroups[slot])
-                )
-            }, count: users.count)
+        let groupKeysBySlot = hotGroups
         hotGroups = []
-        let userRecords = FlatTable(users.lazy.map { ($0.key, $0) }, count: users.count)
 
-        // Name lookups. userName keys share the record's String when it is already lowercase.
+        // Tombstone lookups (few), and how many live ones there will be.
         var liveNameCount = 0
         var liveExternalCount = 0
         var deletedNames: [ScopedName: UserRecord] = [:]
@@ -199,15 +189,38 @@ public struct MembershipIndexBuilder {
                 if record.externalID != nil { liveExternalCount += 1 }
             }
         }
-        let live = users.indices.lazy.filter { users[$0].state != .deleted }
-        let liveNames = FlatTable(
-            live.map { slot in
-                (ScopedName(directory: userDirectoryKeys[slot], name: users[slot].userName.lowercasedIfNeeded()), users[slot].id)
-            }, count: liveNameCount)
-        let liveExternal = FlatTable(
-            live.lazy.filter { users[$0].externalID != nil }.map { slot in
-                (ScopedName(directory: userDirectoryKeys[slot], name: users[slot].externalID ?? ""), users[slot].id)
-            }, count: liveExternalCount)
+
+        // The four large tables are independent: the check table and the name lookups on one
+        // thread, the records on the other (each is a pass of cache misses over its own memory).
+        let (nameCount, externalCount) = (liveNameCount, liveExternalCount)
+        let ((userHot, liveNames, liveExternal), userRecords) = inParallel(
+            {
+                let hot = FlatTable(
+                    users.indices.lazy.map { slot in
+                        let record = users[slot]
+                        return (
+                            UUIDKey(record.id),
+                            UserHot(
+                                key: record.key, directoryKey: userDirectoryKeys[slot], state: record.state,
+                                groups: groupKeysBySlot[slot])
+                        )
+                    }, count: users.count)
+                // userName keys share the record's String when it is already lowercase.
+                let live = users.indices.lazy.filter { users[$0].state != .deleted }
+                let names = FlatTable(
+                    live.map { slot in
+                        (
+                            ScopedName(directory: userDirectoryKeys[slot], name: users[slot].userName.lowercasedIfNeeded()),
+                            users[slot].id
+                        )
+                    }, count: nameCount)
+                let external = FlatTable(
+                    live.lazy.filter { users[$0].externalID != nil }.map { slot in
+                        (ScopedName(directory: userDirectoryKeys[slot], name: users[slot].externalID ?? ""), users[slot].id)
+                    }, count: externalCount)
+                return (hot, names, external)
+            },
+            { FlatTable(users.lazy.map { ($0.key, $0) }, count: users.count) })
 
         // Groups.
         var groupEntries: [GroupEntry] = []
