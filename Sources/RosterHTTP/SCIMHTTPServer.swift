@@ -15,11 +15,12 @@ public enum SCIMHTTPServer {
     /// Builds the HTTP application; run it in the daemon's ServiceGroup.
     /// - Parameters:
     ///   - tls: serve HTTPS with this certificate and key (`SCIMTLSFiles.load()`); nil: plain HTTP.
+    ///   - eventLoopGroup: where connections run (nil: NIO's shared group).
     ///   - onListening: called with the bound port once the server accepts connections (so a
     ///     `--scim-listen` port of 0 can be reported).
     public static func makeApplication(
         service: SCIMService, host: String, port: Int, tls: SCIMTLS? = nil, registry: PrometheusCollectorRegistry?,
-        logger: Logger, onListening: @escaping @Sendable (Int) async -> Void
+        eventLoopGroup: (any EventLoopGroup)? = nil, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void
     ) throws -> some ApplicationProtocol {
         let maxBody = service.configuration.maxBodySize
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
@@ -63,6 +64,7 @@ public enum SCIMHTTPServer {
                 service.didBind(port: bound)
                 await onListening(bound)
             },
+            eventLoopGroupProvider: eventLoopGroup.map { .shared($0) } ?? .singleton,
             logger: logger)
     }
 

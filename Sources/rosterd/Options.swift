@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import RosterCore
 import RosterHTTP
 import RosterStore
@@ -72,6 +73,11 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("max-in-flight"), help: "Most calls in flight on one socket connection.")
     var maxInFlight: Int = 1024
 
+    @Option(
+        name: .customLong("event-loops"),
+        help: "Event-loop threads serving the socket and HTTP (env ROSTER_EVENT_LOOPS; default: the CPUs this process may run on).")
+    var eventLoops: Int?
+
     @Option(name: .customLong("max-body-size"), help: "Largest SCIM request body in bytes (larger answers 413).")
     var maxBodySize: Int = 1024 * 1024
 
@@ -126,6 +132,19 @@ struct DaemonOptions: ParsableArguments {
         }
     }
 
+    /// The event-loop thread count. By default one per CPU the process may run on: NIO sizes its
+    /// shared group from the machine and cgroup quotas, not from the affinity mask, so a daemon
+    /// confined by taskset or a cpuset would otherwise run more loops than cores.
+    func resolvedEventLoops() throws -> Int {
+        if let text = eventLoops.map(String.init) ?? environment["ROSTER_EVENT_LOOPS"] {
+            guard let count = Int(text), (1...1024).contains(count) else {
+                throw ValidationError("--event-loops must be a number from 1 to 1024 (got '\(text)')")
+            }
+            return count
+        }
+        return max(1, min(System.coreCount, CPUAffinity.allowedCPUCount ?? System.coreCount))
+    }
+
     func resolvedLogLevel() throws -> Logger.Level {
         let text = logLevel ?? environment["ROSTER_LOG_LEVEL"] ?? "info"
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
@@ -168,6 +187,7 @@ struct DaemonOptions: ParsableArguments {
         _ = try resolvedLogLevel()
         _ = try listenAddress()
         _ = try tlsFiles()
+        _ = try resolvedEventLoops()
         _ = try storeConfiguration()
         guard ["text", "json"].contains(resolvedLogFormat) else {
             throw ValidationError("--log-format must be text or json (got '\(resolvedLogFormat)')")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOPosix
 import Metrics
 import Prometheus
 import RosterCore
@@ -96,14 +97,17 @@ struct Rosterd: AsyncParsableCommand {
         serverConfig.maxInFlightCallsPerConnection = options.maxInFlight
         serverConfig.maxFrameSize = options.maxFrameSize
         serverConfig.version = RosterVersion.current
-        let socketServer = RosterServer(configuration: serverConfig, backend: backend, logger: logger)
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: try options.resolvedEventLoops())
+        let socketServer = RosterServer(
+            configuration: serverConfig, backend: backend, eventLoopGroup: eventLoops, logger: logger)
 
         let readiness = Readiness(
             logger: logger, readyFile: options.readyFile, socketPath: options.resolvedSocket, store: store, host: host,
             scheme: scheme, publicURL: options.publicURL, bootstrap: options.bootstrapDirectory.map { ($0, options.bootstrapProvider) },
             backend: backend)
         let app = try SCIMHTTPServer.makeApplication(
-            service: scimService, host: host, port: port, tls: tls, registry: registry, logger: logger,
+            service: scimService, host: host, port: port, tls: tls, registry: registry, eventLoopGroup: eventLoops,
+            logger: logger,
             onListening: { actual in
                 boundPort.set(actual)
                 await readiness.httpReady(port: actual)
@@ -123,9 +127,11 @@ struct Rosterd: AsyncParsableCommand {
             try await group.run()
         } catch {
             store.close()
+            try? await eventLoops.shutdownGracefully()
             throw DaemonFailure("rosterd stopped: \(error)")
         }
         store.close()
+        try? await eventLoops.shutdownGracefully()
         logger.info("rosterd stopped", metadata: ["roster.revision": "\(store.publisher.revision)"])
     }
 }

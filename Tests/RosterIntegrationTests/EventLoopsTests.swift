@@ -1,0 +1,52 @@
+import Foundation
+import RosterProtocol
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--event-loops` sizes the one event-loop group both servers share; by default it follows the
+/// CPUs the daemon may run on, not the machine's.
+@Suite("Event loops", .serialized, .timeLimit(.minutes(3)))
+struct EventLoopsTests {
+    /// The daemon's NIO event-loop threads, by thread name.
+    static func eventLoopThreads(_ pid: Int32) -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.filter { task in
+            let name = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
+            return name.hasPrefix("NIO-ELT")
+        }.count
+    }
+
+    @Test("--event-loops 3 runs three loops, and both the socket and HTTP answer")
+    func explicitCount() async throws {
+        let daemon = LiveDaemon(extraArguments: ["--event-loops", "3"])
+        try await daemon.start()
+        let pid = try #require(daemon.process?.processIdentifier)
+        #expect(Self.eventLoopThreads(pid) == 3)
+        let health = try await daemon.http("GET", "/healthz", token: nil)
+        #expect(health.status == 200)
+        let lookup = try LookupConnection(path: daemon.socketPath)
+        var frame = Roster_V1_RequestFrame()
+        frame.callID = 1
+        frame.health = Roster_V1_HealthRequest()
+        #expect(try lookup.call(frame).health.status == "SERVING")
+        try await daemon.stop()
+    }
+
+    @Test("an event-loop count that is not 1...1024 is a startup error naming the flag")
+    func refusesBadCounts() throws {
+        let dir = "/tmp/roster-el-" + UUID().uuidString.prefix(8).lowercased()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for value in ["0", "-2", "many", "5000"] {
+            let output = try TLSTests.run(
+                LiveDaemon.binary, ["--data-dir", dir, "--scim-listen", "127.0.0.1:0", "--event-loops=\(value)"], in: dir)
+            #expect(output.status != 0, "--event-loops \(value) started")
+            // A non-number is refused by the argument parser, naming the flag too.
+            let expected = Int(value) == nil ? "'--event-loops" : "--event-loops must be a number from 1 to 1024"
+            #expect(output.stderr.contains(expected), "\(output.stderr)")
+        }
+    }
+}
