@@ -156,7 +156,9 @@ public final class RosterStore: Sendable {
         return StoreError(.io, "cannot open \(path): \(error)")
     }
 
-    /// Stops accepting writes; queued ones fail with `.closed`.
+    /// Stops accepting writes; queued ones fail with `.closed`. Returns once a batch in flight
+    /// (and a WAL checkpoint the writer may run after it) is done, so nothing writes through this
+    /// store afterwards and its last reference goes with the caller's (with the directory lock).
     public func close() {
         let abandoned = pending.withLock { state -> [(WriteRequest, CheckedContinuation<WriteOutcome, any Error>)] in
             state.closed = true
@@ -167,6 +169,7 @@ public final class RosterStore: Sendable {
         for (_, continuation) in abandoned {
             continuation.resume(throwing: StoreError(.closed, "the store is shutting down"))
         }
+        queue.sync {}
     }
 
     // MARK: Writing
