@@ -9,7 +9,7 @@ import HashTreeCollections
 /// index's flat tables straight from those arrays. No `Dictionary` keyed by String sits in
 /// between (the first version spent most of recovery hashing ids and copying records between
 /// dictionaries), and no array per user grows one append at a time.
-public struct MembershipIndexBuilder {
+public struct MembershipIndexBuilder: Sendable {
     private var index = MembershipIndex()
     private var users: [UserRecord] = []
     private var userDirectoryKeys: [UInt32] = []
@@ -75,6 +75,16 @@ public struct MembershipIndexBuilder {
 
     public mutating func addMembership(groupKey: UInt32, userKey: UInt32) {
         memberships.append(UInt64(groupKey) << 32 | UInt64(userKey))
+    }
+
+    /// Many memberships at once, each `groupKey << 32 | userKey` (the form the store reads them
+    /// in). The first batch is taken over without a copy.
+    public mutating func addMemberships(_ pairs: consuming [UInt64]) {
+        if memberships.isEmpty {
+            memberships = pairs
+        } else {
+            memberships.append(contentsOf: pairs)
+        }
     }
 
     /// Rows that could not be placed (for example a user of a missing directory). Memberships
