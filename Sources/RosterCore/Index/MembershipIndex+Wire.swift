@@ -50,7 +50,7 @@ extension MembershipIndex {
         if user.state == .deleted { return CheckResult(allowed: false, reason: .userDeleted) }
         guard let group else { return CheckResult(allowed: false, reason: .groupUnknown) }
         if user.state != .active { return CheckResult(allowed: false, reason: .userSuspended) }
-        if sortedContains(user.groups, group.key) { return CheckResult(allowed: true, reason: .member) }
+        if user.groupKeys.containsSorted(group.key) { return CheckResult(allowed: true, reason: .member) }
         return CheckResult(allowed: false, reason: .notMember)
     }
 }

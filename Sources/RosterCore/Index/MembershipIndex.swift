@@ -186,7 +186,7 @@ extension MembershipIndex {
     /// The ids of the groups a user is in (empty for unknown users).
     public func groupIDs(ofUser userID: String) -> [String] {
         guard let hot = users.hot(userID) else { return [] }
-        return hot.groups.compactMap { groups.id(forKey: $0) }
+        return hot.groupKeys.compactMap { groups.id(forKey: $0) }
     }
 
     public func memberCount(ofGroup groupID: String) -> Int {
@@ -195,7 +195,7 @@ extension MembershipIndex {
 
     public func isMember(userID: String, groupID: String) -> Bool {
         guard let user = users.hot(userID), let group = groups.hot(groupID) else { return false }
-        return Self.sortedContains(user.groups, group.key)
+        return user.groupKeys.containsSorted(group.key)
     }
 
     /// A user's groups, ordered by group id, `limit` at a time after the opaque `cursor`.

@@ -1,11 +1,22 @@
-/// What a check needs of a user, kept apart from the record so that a check copies out one small
-/// value (one reference: the groups array it reads anyway) instead of a record full of strings.
+/// What a check needs of a user, kept apart from the record so that a check reads one slot of
+/// the check table instead of a record full of strings. Small enough (64 bytes, fields ordered
+/// for it) that a slot with its key is 80 bytes.
 struct UserHot: Sendable {
+    /// Keys of the user's groups, sorted ascending; inline for up to ten groups.
+    var groupKeys: GroupKeys
+    var state: UserState
     var key: UInt32
     var directoryKey: UInt32
-    var state: UserState
-    /// Keys of the user's groups, sorted ascending.
-    var groups: [UInt32]
+
+    init(key: UInt32, directoryKey: UInt32, state: UserState, groups: [UInt32]) {
+        self.groupKeys = GroupKeys(groups)
+        self.state = state
+        self.key = key
+        self.directoryKey = directoryKey
+    }
+
+    /// The group keys as an array (write and verify paths; a check uses `groupKeys`).
+    var groups: [UInt32] { groupKeys.array }
 }
 
 /// What a check needs of a group.
