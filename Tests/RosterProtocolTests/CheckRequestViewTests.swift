@@ -72,6 +72,46 @@ import Testing
         #expect(accepted > 1_500)
     }
 
+    @Test("mutated frames: whatever the view accepts, SwiftProtobuf reads the same way")
+    func mutations() throws {
+        var generator = SystemRandomNumberGenerator()
+        var accepted = 0
+        for round in 0..<20_000 {
+            var frame = Roster_V1_RequestFrame()
+            frame.callID = UInt64(round + 1)
+            frame.timeoutMs = round % 3 == 0 ? 250 : 0
+            frame.check.directoryID = "dir_acme"
+            frame.check.user.id = "3f1c1e2a-0d4b-4c11-9a55-0b6c8f0e1a01"
+            frame.check.group.displayName = "admins"
+            frame.check.minRevision = UInt64(round % 5)
+            var payload: [UInt8] = try frame.serializedBytes()
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: payload[Int.random(in: 0..<payload.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                case 1: payload.insert(UInt8.random(in: 0...255, using: &generator), at: Int.random(in: 0...payload.count, using: &generator))
+                default: if payload.count > 1 { payload.remove(at: Int.random(in: 0..<payload.count, using: &generator)) }
+                }
+            }
+            guard let viewed = Self.viewed(payload) else { continue }
+            accepted += 1
+            // The view does not validate UTF-8 (the server does, before it uses a string): only
+            // frames whose strings are valid must decode to exactly what the view read.
+            let valid = payload.withUnsafeBytes { bytes -> Bool in
+                guard let view = CheckRequestView(payload: bytes) else { return false }
+                return [view.directoryID, view.user, view.group].allSatisfy {
+                    String(validating: bytes[$0], as: UTF8.self) != nil
+                }
+            }
+            let decoded = try? Roster_V1_RequestFrame(serializedBytes: payload)
+            if valid {
+                #expect(decoded == viewed, "payload \(payload)")
+            } else {
+                #expect(decoded == nil, "SwiftProtobuf took invalid UTF-8: \(payload)")
+            }
+        }
+        #expect(accepted > 1_000)
+    }
+
     @Test("the shared check_request vector reads as its message says")
     func vector() throws {
         let vector = try #require(FrameVector.valid.first { $0.name == "check_request" })
