@@ -136,9 +136,9 @@ struct MemberSet: Sendable, Sequence {
         }
     }
 
-    static func isStrictlyAscending(_ keys: [UInt32]) -> Bool {
-        var index = 1
-        while index < keys.count {
+    static func isStrictlyAscending<Keys: RandomAccessCollection<UInt32>>(_ keys: Keys) -> Bool where Keys.Index == Int {
+        var index = keys.startIndex + 1
+        while index < keys.endIndex {
             if keys[index - 1] >= keys[index] { return false }
             index += 1
         }

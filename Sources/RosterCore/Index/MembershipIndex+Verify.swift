@@ -39,7 +39,7 @@ extension MembershipIndex {
                 return
             }
             if hot.state != record.state { report("user '\(id)': state \(hot.state) in the check table, \(record.state) in the record") }
-            let groupKeys = hot.groups
+            let groupKeys = hot.groupKeys
             if !MemberSet.isStrictlyAscending(groupKeys) {
                 report("user '\(id)': group keys are not sorted and unique")
             }
@@ -71,12 +71,13 @@ extension MembershipIndex {
     private func membershipViolations(limit: Int) -> [String] {
         var problems: [String] = []
         func report(_ message: String) { if problems.count < limit { problems.append(message) } }
-        // Each user's group keys, by user key (one sequential scan of the hot table).
-        var groupsByUserKey = [[UInt32]?](repeating: nil, count: Int(nextUserKey) + 1)
+        // Each user's group keys, by user key (one sequential scan of the hot table; the keys
+        // are copied as they are stored, inline or spilled, so nothing is allocated per user).
+        var groupsByUserKey = [GroupKeys?](repeating: nil, count: Int(nextUserKey) + 1)
         var userSidePairs = 0
         users.hot.forEach { _, hot in
-            if Int(hot.key) < groupsByUserKey.count { groupsByUserKey[Int(hot.key)] = hot.groups }
-            userSidePairs += hot.groups.count
+            if Int(hot.key) < groupsByUserKey.count { groupsByUserKey[Int(hot.key)] = hot.groupKeys }
+            userSidePairs += hot.groupKeys.count
         }
         var groupSidePairs = 0
         var groupIDByKey: [UInt32: String] = [:]
@@ -94,7 +95,7 @@ extension MembershipIndex {
                     report("group '\(id)' lists missing user key \(memberKey)")
                     return
                 }
-                if !Self.sortedContains(userGroups, key) {
+                if !userGroups.containsSorted(key) {
                     report("group '\(id)' lists user key \(memberKey) ('\(users.id(forKey: memberKey) ?? "?")') but the user does not list the group")
                 }
             }

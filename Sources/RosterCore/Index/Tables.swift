@@ -32,11 +32,6 @@ struct UserTable: Sendable {
 
     init() {}
 
-    init(hot: [UUIDKey: UserHot], records: [UInt32: UserRecord]) {
-        self.hot = LayeredMap(hot)
-        self.records = LayeredMap(records)
-    }
-
     init(hot: LayeredMap<UUIDKey, UserHot>, records: LayeredMap<UInt32, UserRecord>) {
         self.hot = hot
         self.records = records
@@ -89,11 +84,6 @@ struct GroupTable: Sendable {
     private(set) var entries = LayeredMap<UInt32, GroupEntry>()
 
     init() {}
-
-    init(hot: [UUIDKey: GroupHot], entries: [UInt32: GroupEntry]) {
-        self.hot = LayeredMap(hot)
-        self.entries = LayeredMap(entries)
-    }
 
     init(hot: LayeredMap<UUIDKey, GroupHot>, entries: LayeredMap<UInt32, GroupEntry>) {
         self.hot = hot
