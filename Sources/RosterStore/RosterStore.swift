@@ -18,9 +18,10 @@ public final class RosterStore: Sendable {
     public let configuration: StoreConfiguration
     let pool: DatabasePool
     private let lock: DataDirectoryLock
-    private let logger: Logger
-    private let queue = DispatchQueue(label: "roster.store.writer")
-    private let pending = Mutex(PendingWrites())
+    let logger: Logger
+    /// The one writer: batches, idle compaction and their publishes run here, in order.
+    let queue = DispatchQueue(label: "roster.store.writer")
+    let pending = Mutex(PendingWrites())
     /// Runs WAL checkpoints beside the writer instead of inside its COMMITs (nil: SQLite's own).
     let checkpointer: WALCheckpointer?
     /// Token hashes by directory id: the current token, then the previous one during rotation.
@@ -203,7 +204,10 @@ public final class RosterStore: Sendable {
                 if batch.isEmpty { state.draining = false }
                 return batch
             }
-            if batch.isEmpty { return }
+            if batch.isEmpty {
+                scheduleIdleCompaction()
+                return
+            }
             commit(batch)
             checkpointer?.betweenBatches()
         }

@@ -9,6 +9,7 @@
 /// | `eventRetentionCount` | Int | 10,000,000 | the newest this many events are kept, whatever their age |
 /// | `busyTimeoutSeconds` | Double | 5 | how long to wait for a lock held by another process (e.g. a backup tool) |
 /// | `walCheckpoint` | `.background`/`.inline` | `.background` | `.background`: WAL checkpoints run beside the writer, not inside a COMMIT (see `WALCheckpointer`); `.inline`: SQLite's default auto-checkpoint |
+/// | `compactAfterIdle` | Duration? | 1 s | once writes pause this long, a compacted copy of the index (every map's pending changes folded into its flat base) is built in the background and published; nil: never |
 public struct StoreConfiguration: Sendable {
     public enum Synchronous: String, Sendable, CaseIterable { case full, normal }
 
@@ -21,6 +22,7 @@ public struct StoreConfiguration: Sendable {
 
     public enum WALCheckpoint: String, Sendable, CaseIterable { case background, inline }
     public var walCheckpoint: WALCheckpoint = .background
+    public var compactAfterIdle: Duration? = .seconds(1)
     /// When checkpoints run (tests make them small to exercise the bound).
     var walThresholds = WALCheckpointer.Thresholds()
 

@@ -124,3 +124,19 @@ struct GroupTable: Sendable {
         try entries.forEach { _, entry in try body(entry.record.id, entry) }
     }
 }
+
+// Folding every layer, for `MembershipIndex.compacted()`.
+
+extension UserTable {
+    mutating func foldAll() {
+        hot.fold()
+        records.fold()
+    }
+}
+
+extension GroupTable {
+    mutating func foldAll() {
+        hot.fold()
+        entries.fold()
+    }
+}
