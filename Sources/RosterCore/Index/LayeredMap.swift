@@ -33,7 +33,11 @@ struct LayeredMap<Key: FlatHashable, Value: Sendable>: Sendable {
     /// Keys present in the map, kept so `count` is O(1).
     private(set) var count: Int
 
-    static var defaultBackgroundFoldMinimum: Int { 1 << 16 }
+    /// Measured with bench/ab-scim-creates.sh (16 connections creating users, 0 to 70k users):
+    /// at 65,536 the in-place folds of the user maps (several fold in the same write) set the
+    /// p99 of creates to 42-45 ms and the max to ~100 ms; at 4,096, p99 6-7 ms, max 13-15 ms,
+    /// with the same throughput. Below it a fold copies little, and a thread hop would cost more.
+    static var defaultBackgroundFoldMinimum: Int { 1 << 12 }
 
     init(backgroundFoldMinimum: Int = Self.defaultBackgroundFoldMinimum) {
         base = FlatTable()
