@@ -923,9 +923,17 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         needsFlush = false
         if output.readableBytes > 0 {
             context.write(wrapOutboundOut(output), promise: nil)
-            output = context.channel.allocator.buffer(capacity: 1024)
         }
         context.flush()
+        // A flushed write to a Unix socket has usually completed by now, so the buffer's storage
+        // is ours alone again: reuse it instead of allocating one per answer (at one call in
+        // flight per connection, that was a malloc per call). If the channel still holds it,
+        // `clear()` allocates anew; a buffer grown by a large answer is not kept.
+        if output.capacity > Self.outputChunkSize {
+            output = context.channel.allocator.buffer(capacity: 1024)
+        } else {
+            output.clear()
+        }
     }
 }
 
