@@ -141,13 +141,15 @@ struct LayeredMap<Key: FlatHashable, Value: Sendable>: Sendable {
     }
 
     /// Rebuilds the base with every pending change applied, here and now (waiting for a
-    /// background merge if one runs). O(n).
+    /// background merge if one runs). O(n) when anything is pending; nothing otherwise.
     mutating func fold() {
         if let job {
             base = job.wait()
             self.job = nil
             folding = [:]
         }
+        // Nothing pending: keep the base (an unchanged map is not copied by a compaction).
+        guard !delta.isEmpty else { return }
         base = base.applying(delta.lazy.map { (key: $0.key, value: $0.value) }, changeCount: delta.count)
         delta = [:]
     }
