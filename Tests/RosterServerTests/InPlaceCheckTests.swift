@@ -113,3 +113,56 @@ struct InPlaceCheckTests {
         _ = try channel.finish()
     }
 }
+
+@Suite("Hostile byte streams")
+struct HostileStreamTests {
+    @Test("random mutations of valid streams, cut at random points: no trap; every answer is a whole frame; errors close")
+    func mutatedStreams() throws {
+        let backend = try InPlaceCheckTests.makeBackend()
+        var generator = SystemRandomNumberGenerator()
+        var answered = 0
+        var closed = 0
+        for round in 0..<400 {
+            let channel = try ConnectionHandlerTests.makeChannel(backend)
+            var frames = ByteBuffer()
+            for call in 1...8 {
+                var frame = InPlaceCheckTests.byID(
+                    UInt64(call), Bool.random(using: &generator) ? "one" : "two",
+                    [InPlaceCheckTests.alice, InPlaceCheckTests.erin, "bob@one"].randomElement(using: &generator)!,
+                    [InPlaceCheckTests.admins, InPlaceCheckTests.staff].randomElement(using: &generator)!)
+                if call % 3 == 0 { frame.check.user.userName = "\(round)@one" }
+                try frames.writeRosterFrame(frame)
+            }
+            var bytes = Array(frames.readableBytesView)
+            for _ in 0..<Int.random(in: 0...4, using: &generator) {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            // Feed in random chunks, as reads would deliver them.
+            var offset = 0
+            while offset < bytes.count, channel.isActive {
+                let length = min(bytes.count - offset, Int.random(in: 1...64, using: &generator))
+                try channel.writeInbound(ByteBuffer(bytes: bytes[offset..<(offset + length)]))
+                offset += length
+            }
+            var output = ByteBuffer()
+            for buffer in try ConnectionHandlerTests.outbound(channel) { output.writeImmutableBuffer(buffer) }
+            // Whatever came back parses as whole ResponseFrames; a call-0 frame means the
+            // connection was closed for a malformed request.
+            while output.readableBytes > 0 {
+                let payload = try #require(try FrameDecoder.decodeFrame(from: &output, maxFrameSize: 1 << 22))
+                let response = try Roster_V1_ResponseFrame(framePayload: payload)
+                if response.callID == 0 {
+                    #expect(response.status.code == .invalidArgument || response.status.code == .resourceExhausted)
+                    #expect(!channel.isActive)
+                    closed += 1
+                } else {
+                    answered += 1
+                }
+            }
+            _ = try? channel.finish()
+        }
+        // The streams exercised both outcomes.
+        #expect(answered > 1_000)
+        #expect(closed > 10)
+    }
+}
