@@ -30,6 +30,48 @@ final class CheckFixture: @unchecked Sendable {
     }
 }
 
+/// The lookup server's path: each query's ids as the 72 request bytes they arrive as (user id,
+/// then group id), parsed into UUID keys and answered with a directory handle resolved once.
+final class WireCheckFixture: @unchecked Sendable {
+    let index: MembershipIndex
+    let directory: DirectoryHandle
+    let bytes: [UInt8]
+    let count: Int
+    var cursor = 0
+
+    init(_ shape: DatasetShape, queryCount: Int = 1_000_000) {
+        let spec = DatasetSpec(shape)
+        index = spec.build()
+        directory = index.directoryHandle(spec.directoryID)!
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(queryCount * 72)
+        for query in spec.queries(count: queryCount, byUserName: false) {
+            guard case .id(let user) = query.user, case .id(let group) = query.group else { fatalError("not by id") }
+            bytes += Array(user.utf8) + Array(group.utf8)
+        }
+        self.bytes = bytes
+        count = queryCount
+        _ = run(queryCount)
+    }
+
+    /// Answers the next `n` queries; returns how many were allowed.
+    @inline(__always)
+    func run(_ n: Int) -> Int {
+        var allowed = 0
+        bytes.withUnsafeBytes { raw in
+            for step in 0..<n {
+                let offset = ((cursor + step) % count) * 72
+                guard let user = UUIDKey.parse(utf8: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 36)])),
+                    let group = UUIDKey.parse(utf8: UnsafeRawBufferPointer(rebasing: raw[(offset + 36)..<(offset + 72)]))
+                else { continue }
+                if index.check(in: directory, userID: user, groupID: group).allowed { allowed += 1 }
+            }
+        }
+        cursor = (cursor + n) % count
+        return allowed
+    }
+}
+
 /// A chain of snapshots: each iteration applies one change to the latest and publishes it.
 final class PublishFixture: @unchecked Sendable {
     let spec: DatasetSpec
@@ -112,6 +154,15 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(fixture.run(benchmark.scaledIterations.count))
     } setup: {
         CheckFixture(full, byUserName: false)
+    }
+
+    Benchmark(
+        "check by id, the lookup server's path (UUID keys from request bytes; 1M users, 10M memberships)",
+        configuration: checkConfiguration
+    ) { benchmark, fixture in
+        blackHole(fixture.run(benchmark.scaledIterations.count))
+    } setup: {
+        WireCheckFixture(full)
     }
 
     Benchmark("check by userName (1M users, 100k groups, 10M memberships)", configuration: checkConfiguration) {
