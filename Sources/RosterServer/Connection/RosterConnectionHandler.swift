@@ -175,15 +175,12 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Socket errors only: malformed and oversized frames are answered in `channelRead`, which
+    /// splits the stream itself.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let error = error as? RosterProtocolError, error.code == .frameTooLarge {
-            logger.debug("request frame rejected", metadata: ["roster.error": "\(error.message)"])
-            connectionError(RosterStatus(.resourceExhausted, "\(error.message); closing the connection"))
-        } else {
-            logger.debug("connection error", metadata: ["roster.error": "\(error)"])
-            releaseAll()
-            context.close(promise: nil)
-        }
+        logger.debug("connection error", metadata: ["roster.error": "\(error)"])
+        releaseAll()
+        context.close(promise: nil)
     }
 
     func read(context: ChannelHandlerContext) {
