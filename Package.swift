@@ -74,10 +74,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // epoll, eventfd, accept4 and SO_PEERCRED for the lookup server's check lane.
+        .target(name: "CRosterLinux"),
         // The lookup API server on a Unix domain socket.
         .target(
             name: "RosterServer",
             dependencies: [
+                "CRosterLinux",
                 "RosterCore",
                 "RosterStore",
                 "RosterProtocol",

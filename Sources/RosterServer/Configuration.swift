@@ -24,6 +24,7 @@ extension RosterServer {
     /// | `writeBufferLowWaterMark` | Int | 64 KiB | writable again below this many pending bytes |
     /// | `writeBufferHighWaterMark` | Int | 256 KiB | unwritable above: Watch pauses, reading stops |
     /// | `shutdownGracePeriod` | Duration | 10 s | how long graceful shutdown waits for in-flight calls |
+    /// | `checkLanes` | Int | 1 | threads of the check lane (`CheckLane`) that accept connections and answer plain Checks; 0: SwiftNIO serves every connection |
     /// | `version` | String | "dev" | reported by Stats |
     public struct Configuration: Sendable {
         public var socketPath: String
@@ -40,6 +41,7 @@ extension RosterServer {
         public var writeBufferLowWaterMark: Int
         public var writeBufferHighWaterMark: Int
         public var shutdownGracePeriod: Duration
+        public var checkLanes: Int
         public var version: String
 
         public init(socketPath: String) {
@@ -57,6 +59,7 @@ extension RosterServer {
             self.writeBufferLowWaterMark = 64 * 1024
             self.writeBufferHighWaterMark = 256 * 1024
             self.shutdownGracePeriod = .seconds(10)
+            self.checkLanes = 1
             self.version = "dev"
         }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -55,6 +58,10 @@ public final class RosterServer: Service, Sendable {
     /// Open connections right now.
     public var connectionCount: Int { server.connections.count }
 
+    /// Connections the check lanes passed to the event loops so far (each once, on its first
+    /// frame that is not a plain Check); refused connections are not counted.
+    public var checkLaneHandovers: UInt64 { server.laneHandovers.load(ordering: .relaxed) }
+
     /// Returns once the socket accepts connections; throws if `run()` failed to bind.
     public func waitUntilListening() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -87,6 +94,10 @@ public final class RosterServer: Service, Sendable {
     }
 
     public func run() async throws {
+        if configuration.checkLanes > 0 {
+            try await runWithCheckLanes()
+            return
+        }
         let path = configuration.socketPath
         let serverChannel: any Channel
         let identity: (device: UInt64, inode: UInt64)?
@@ -107,11 +118,7 @@ public final class RosterServer: Service, Sendable {
             setReadiness(.failure(error))
             throw error
         }
-        logger.info(
-            "lookup server listening",
-            metadata: [
-                "roster.socket.path": "\(path)", "roster.socket.mode": "\(String(configuration.socketMode, radix: 8))",
-            ])
+        logListening()
         setReadiness(.success(()))
 
         let connections = server.connections
@@ -147,6 +154,151 @@ public final class RosterServer: Service, Sendable {
         }
     }
 
+    private func logListening() {
+        logger.info(
+            "lookup server listening",
+            metadata: [
+                "roster.socket.path": "\(configuration.socketPath)",
+                "roster.socket.mode": "\(String(configuration.socketMode, radix: 8))",
+                "roster.check_lanes": "\(configuration.checkLanes)",
+            ])
+    }
+
+    /// `run()` with the check lanes accepting and serving plain Checks (see `CheckLane`); every
+    /// connection that needs more is adopted by a NIO channel on `group`.
+    private func runWithCheckLanes() async throws {
+        let path = configuration.socketPath
+        let laneCount = configuration.checkLanes
+        let listener: CheckLane.SharedListener
+        let identity: (device: UInt64, inode: UInt64)?
+        var created: [CheckLane] = []
+        do {
+            if try SocketFile.prepare(path: path) == .removedStale {
+                logger.notice("removed stale socket file", metadata: ["roster.socket.path": "\(path)"])
+            }
+            let fd: Int32
+            do {
+                fd = try LaneSockets.listen(path: path, backlog: 1024)
+            } catch {
+                throw RosterServerError(.socketSetup, "cannot listen on \(path)", cause: error)
+            }
+            identity = SocketFile.identity(path: path)
+            listener = CheckLane.SharedListener(fd: fd, laneCount: laneCount)
+            do {
+                try SocketFile.chmod(path: path, mode: configuration.socketMode)
+                let server = self.server
+                let group = self.group
+                for _ in 0..<laneCount {
+                    created.append(
+                        try CheckLane(server: server, listener: listener) { ticket in
+                            Self.adopt(ticket, server: server, group: group)
+                        })
+                }
+            } catch {
+                // Lanes that exist hold the listener; the ones never created release it here.
+                for _ in created.count..<laneCount { listener.release() }
+                for lane in created { lane.discard() }
+                SocketFile.remove(path: path, ifIdentity: identity)
+                throw error is RosterServerError
+                    ? error : RosterServerError(.socketSetup, "cannot start the check lanes for \(path)", cause: error)
+            }
+        } catch {
+            setReadiness(.failure(error))
+            throw error
+        }
+        let lanes = created
+        let threads = NIOThreadPool(numberOfThreads: laneCount)
+        threads.start()
+        let finished = LaneCompletion(count: laneCount)
+        for lane in lanes {
+            threads.submit { _ in
+                lane.run()
+                finished.laneEnded()
+            }
+        }
+        logListening()
+        setReadiness(.success(()))
+
+        let connections = server.connections
+        let shutdownRequested = Atomic<Bool>(false)
+        let logger = self.logger
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await finished.waitForFirst()
+            } onGracefulShutdown: {
+                shutdownRequested.store(true, ordering: .relaxed)
+                logger.info("lookup server shutting down")
+                let channels = connections.beginShutdown()
+                for lane in lanes { lane.post(.quiesce) }
+                for channel in channels {
+                    channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                }
+            }
+            if !shutdownRequested.load(ordering: .relaxed) {
+                // A lane failed on its own: take the connections down with it.
+                for lane in lanes { lane.post(.closeAll) }
+                for channel in connections.beginShutdown() { channel.close(promise: nil) }
+            }
+            await connections.waitUntilEmpty()
+        } onCancel: {
+            shutdownRequested.store(true, ordering: .relaxed)
+            let channels = connections.beginShutdown()
+            for lane in lanes { lane.post(.closeAll) }
+            for channel in channels { channel.close(promise: nil) }
+        }
+        await finished.waitForAll()
+        try? await threads.shutdownGracefully()
+        SocketFile.remove(path: path, ifIdentity: identity)
+        logger.info("lookup server stopped", metadata: ["roster.socket.path": "\(path)"])
+        if !shutdownRequested.load(ordering: .relaxed) {
+            throw RosterServerError(.unexpectedClose, "a check lane on \(path) stopped unexpectedly")
+        }
+    }
+
+    /// Makes a connection the check lane let go of into a NIO channel: a refused one gets its
+    /// error frame; a served one continues in a `RosterConnectionHandler` from the lane's bytes.
+    private static func adopt(_ ticket: CheckLane.Ticket, server: ServerContext, group: any EventLoopGroup) {
+        let configuration = server.configuration
+        let counted = Atomic<Bool>(false)
+        ClientBootstrap(group: group)
+            .channelOption(
+                .writeBufferWaterMark,
+                value: .init(
+                    low: configuration.writeBufferLowWaterMark,
+                    high: max(configuration.writeBufferLowWaterMark, configuration.writeBufferHighWaterMark)))
+            .channelOption(.maxMessagesPerRead, value: 16)
+            .channelInitializer { channel in
+                // The channel is counted before the lane's count is dropped: never zero between.
+                let (_, shuttingDown) = server.connections.add(channel)
+                server.connections.removeLaneConnection()
+                counted.store(true, ordering: .relaxed)
+                let logger = server.logger
+                channel.closeFuture.whenComplete { _ in
+                    server.metrics.recordConnections(server.connections.remove(channel))
+                    logger.debug("connection closed", metadata: ["roster.connection.id": "\(ticket.connectionID)"])
+                }
+                if let refusal = ticket.refusal { return reject(channel, refusal) }
+                server.laneHandovers.add(1, ordering: .relaxed)
+                var handover = ticket.handover
+                handover.quiesce = handover.quiesce || shuttingDown
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        RosterConnectionHandler(
+                            server: server, peer: ticket.peer, connectionID: ticket.connectionID, handover: handover))
+                }
+            }
+            .withConnectedSocket(ticket.fd)
+            .whenFailure { error in
+                server.logger.warning(
+                    "a connection from the check lane could not be adopted",
+                    metadata: ["roster.connection.id": "\(ticket.connectionID)", "roster.error": "\(error)"])
+                if !counted.load(ordering: .relaxed) {
+                    close(ticket.fd)
+                    server.metrics.recordConnections(server.connections.removeLaneConnection())
+                }
+            }
+    }
+
     private func bind(path: String) async throws -> any Channel {
         let server = self.server
         let configuration = self.configuration
@@ -169,9 +321,8 @@ public final class RosterServer: Service, Sendable {
     }
 
     /// Sets up an accepted connection: counts it, checks the limits and the peer's uid, then
-    /// installs the frame decoder and the connection handler (or a handler that rejects it).
+    /// installs the connection handler (or a handler that rejects it).
     static func initializeConnection(_ channel: any Channel, server: ServerContext) -> EventLoopFuture<Void> {
-        let configuration = server.configuration
         let connectionID = server.nextConnectionID.add(1, ordering: .relaxed).newValue
         let (count, shuttingDown) = server.connections.add(channel)
         server.metrics.recordConnections(count)
@@ -181,34 +332,12 @@ public final class RosterServer: Service, Sendable {
             server.metrics.recordConnections(remaining)
             logger.debug("connection closed", metadata: ["roster.connection.id": "\(connectionID)"])
         }
-        if shuttingDown {
-            return reject(channel, RosterStatus(.unavailable, "server shutting down"))
-        }
-        if count > configuration.maxConnections {
-            logger.warning(
-                "connection limit reached",
-                metadata: ["roster.connection.id": "\(connectionID)", "roster.limit": "\(configuration.maxConnections)"])
-            return reject(
-                channel,
-                RosterStatus(
-                    .resourceExhausted,
-                    "too many connections: the server allows \(configuration.maxConnections); closing the connection"))
+        if let refusal = refusal(server: server, connectionID: connectionID, count: count, shuttingDown: shuttingDown) {
+            return reject(channel, refusal)
         }
         return PeerCredentials.read(from: channel).flatMap { peer in
-            #if os(Linux)
-            guard peer != nil else {
-                logger.notice("connection refused: no peer credentials", metadata: ["roster.connection.id": "\(connectionID)"])
-                return reject(
-                    channel,
-                    RosterStatus(
-                        .unauthenticated, "cannot read the peer's credentials (SO_PEERCRED); closing the connection"))
-            }
-            #endif
-            if let allowed = configuration.allowedPeerUIDs, !(peer.map { allowed.contains($0.uid) } ?? false) {
-                let who = peer.map { "uid \($0.uid)" } ?? "a peer of unknown uid"
-                logger.notice("connection refused by peer allow-list", metadata: ["roster.connection.id": "\(connectionID)"])
-                return reject(
-                    channel, RosterStatus(.permissionDenied, "\(who) is not allowed to connect; closing the connection"))
+            if let refusal = refusal(server: server, connectionID: connectionID, peer: peer) {
+                return reject(channel, refusal)
             }
             logger.debug(
                 "connection opened",
@@ -219,6 +348,42 @@ public final class RosterServer: Service, Sendable {
                     RosterConnectionHandler(server: server, peer: peer, connectionID: connectionID))
             }
         }
+    }
+
+    /// Why a new connection is refused before its peer is known: shutdown, or the limit (`count`
+    /// includes it). Nil to go on.
+    static func refusal(server: ServerContext, connectionID: UInt64, count: Int, shuttingDown: Bool) -> RosterStatus? {
+        let configuration = server.configuration
+        if shuttingDown {
+            return RosterStatus(.unavailable, "server shutting down")
+        }
+        if count > configuration.maxConnections {
+            server.logger.warning(
+                "connection limit reached",
+                metadata: ["roster.connection.id": "\(connectionID)", "roster.limit": "\(configuration.maxConnections)"])
+            return RosterStatus(
+                .resourceExhausted,
+                "too many connections: the server allows \(configuration.maxConnections); closing the connection")
+        }
+        return nil
+    }
+
+    /// Why a connection is refused for who its peer is (SO_PEERCRED): unknown on Linux, or a uid
+    /// outside the allow-list. Nil to go on.
+    static func refusal(server: ServerContext, connectionID: UInt64, peer: PeerCredentials?) -> RosterStatus? {
+        let logger = server.logger
+        #if os(Linux)
+        guard peer != nil else {
+            logger.notice("connection refused: no peer credentials", metadata: ["roster.connection.id": "\(connectionID)"])
+            return RosterStatus(.unauthenticated, "cannot read the peer's credentials (SO_PEERCRED); closing the connection")
+        }
+        #endif
+        if let allowed = server.configuration.allowedPeerUIDs, !(peer.map { allowed.contains($0.uid) } ?? false) {
+            let who = peer.map { "uid \($0.uid)" } ?? "a peer of unknown uid"
+            logger.notice("connection refused by peer allow-list", metadata: ["roster.connection.id": "\(connectionID)"])
+            return RosterStatus(.permissionDenied, "\(who) is not allowed to connect; closing the connection")
+        }
+        return nil
     }
 
     private static func reject(_ channel: any Channel, _ status: RosterStatus) -> EventLoopFuture<Void> {

@@ -14,6 +14,8 @@ final class ServerContext: Sendable {
     let connections = ConnectionRegistry()
     let callsTotal = Atomic<UInt64>(0)
     let nextConnectionID = Atomic<UInt64>(0)
+    /// Connections the check lanes handed to SwiftNIO because they sent more than plain Checks.
+    let laneHandovers = Atomic<UInt64>(0)
     let started: ContinuousClock.Instant
 
     init(backend: any RosterBackend, configuration: RosterServer.Configuration, logger: Logger) {

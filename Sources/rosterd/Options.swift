@@ -78,6 +78,13 @@ struct DaemonOptions: ParsableArguments {
         help: "Event-loop threads serving the socket and HTTP (env ROSTER_EVENT_LOOPS; default: the CPUs this process may run on).")
     var eventLoops: Int?
 
+    @Option(
+        name: .customLong("check-lanes"),
+        help: ArgumentHelp(
+            "Threads of the check lane: a plain epoll loop that accepts socket connections and answers plain Checks, handing a connection to the event loops when it sends anything else (env ROSTER_CHECK_LANES; default: as many as --event-loops; 0: the event loops serve every connection).",
+            valueName: "n"))
+    var checkLanes: Int?
+
     @Option(name: .customLong("max-body-size"), help: "Largest SCIM request body in bytes (larger answers 413).")
     var maxBodySize: Int = 1024 * 1024
 
@@ -145,6 +152,17 @@ struct DaemonOptions: ParsableArguments {
         return max(1, min(System.coreCount, CPUAffinity.allowedCPUCount ?? System.coreCount))
     }
 
+    /// The check lane thread count: by default as many as event loops (one per usable CPU).
+    func resolvedCheckLanes(eventLoops: Int) throws -> Int {
+        if let text = checkLanes.map(String.init) ?? environment["ROSTER_CHECK_LANES"] {
+            guard let count = Int(text), (0...1024).contains(count) else {
+                throw ValidationError("--check-lanes must be a number from 0 to 1024 (got '\(text)'); 0 turns the lane off")
+            }
+            return count
+        }
+        return eventLoops
+    }
+
     func resolvedLogLevel() throws -> Logger.Level {
         let text = logLevel ?? environment["ROSTER_LOG_LEVEL"] ?? "info"
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
@@ -187,7 +205,7 @@ struct DaemonOptions: ParsableArguments {
         _ = try resolvedLogLevel()
         _ = try listenAddress()
         _ = try tlsFiles()
-        _ = try resolvedEventLoops()
+        _ = try resolvedCheckLanes(eventLoops: try resolvedEventLoops())
         _ = try storeConfiguration()
         guard ["text", "json"].contains(resolvedLogFormat) else {
             throw ValidationError("--log-format must be text or json (got '\(resolvedLogFormat)')")

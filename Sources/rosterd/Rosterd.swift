@@ -97,7 +97,9 @@ struct Rosterd: AsyncParsableCommand {
         serverConfig.maxInFlightCallsPerConnection = options.maxInFlight
         serverConfig.maxFrameSize = options.maxFrameSize
         serverConfig.version = RosterVersion.current
-        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: try options.resolvedEventLoops())
+        let eventLoopCount = try options.resolvedEventLoops()
+        serverConfig.checkLanes = try options.resolvedCheckLanes(eventLoops: eventLoopCount)
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: eventLoopCount)
         let socketServer = RosterServer(
             configuration: serverConfig, backend: backend, eventLoopGroup: eventLoops, logger: logger)
 

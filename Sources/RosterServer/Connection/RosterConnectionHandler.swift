@@ -53,10 +53,15 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     private var partialFrame: ByteBuffer?
     /// Set by the first read of a burst: when its frames were received (one clock read per burst).
     private var burstStart: NIODeadline?
-    private var burst = BurstCounters()
-    private var directoryCache: DirectoryCache?
+    private var inPlace = InPlaceChecks()
+    /// What the check lane handed over with the connection, processed once it is active.
+    private var handover: CheckLane.Handover?
 
-    init(server: ServerContext, peer: PeerCredentials?, connectionID: UInt64) {
+    /// - Parameter handover: set when the check lane passes a connection it will not serve any
+    ///   more: its unwritten answers go out first, then its unprocessed bytes are read as if
+    ///   they had just arrived.
+    init(server: ServerContext, peer: PeerCredentials?, connectionID: UInt64, handover: CheckLane.Handover? = nil) {
+        self.handover = handover
         self.server = server
         self.configuration = server.configuration
         self.publisher = server.publisher
@@ -87,6 +92,29 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         self.loopBound = nil
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        if let handover {
+            self.handover = nil
+            takeOver(handover, context: context)
+        }
+        context.fireChannelActive()
+    }
+
+    /// Continues where the check lane stopped: its answers first, then its unread frames.
+    private func takeOver(_ handover: CheckLane.Handover, context: ChannelHandlerContext) {
+        if var pending = handover.output, pending.readableBytes > 0 {
+            output.writeBuffer(&pending)
+            needsFlush = true
+        }
+        if let input = handover.input, input.readableBytes > 0 {
+            channelRead(context: context, data: NIOAny(input))
+        }
+        inReadBurst = false
+        flushOutput()
+        endBurst()
+        if handover.quiesce { quiesce() }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard state.lifecycle != .closed else { return }
         var bytes = unwrapInboundIn(data)
@@ -113,7 +141,6 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
                 return
             }
             guard let payload else { break }
-            burst.frames += 1
             if answerCheckInPlace(payload, index: snapshot.index) { continue }
             let frame: Roster_V1_RequestFrame
             do {
@@ -124,8 +151,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
                 return
             }
             // Counted before it runs, so a Stats call counts itself and the frames before it.
-            server.callsTotal.add(UInt64(burst.frames), ordering: .relaxed)
-            burst.frames = 0
+            server.callsTotal.add(UInt64(inPlace.takeFrameCount() + 1), ordering: .relaxed)
             handle(frame, received: received)
         }
         if bytes.readableBytes > 0, state.lifecycle != .closed {
@@ -193,84 +219,18 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Checks answered in place
 
-    /// Answers a plain Check frame straight from its bytes. Returns false, having done nothing,
-    /// when the frame needs the generic path: another method, an unusual encoding, a call id
-    /// that is 0 or already in flight, a `min_revision` ahead of `index`, strings that are not
-    /// valid UTF-8, or an unknown directory (whose error the generic path words).
+    /// Answers a plain Check frame straight from its bytes (`InPlaceChecks`). Returns false,
+    /// having done nothing, when the frame needs the generic path, including a call id that is
+    /// already in flight on this connection.
     private func answerCheckInPlace(_ payload: ByteBuffer, index: MembershipIndex) -> Bool {
         guard state.lifecycle == .active else { return false }
-        return payload.withUnsafeReadableBytes { bytes -> Bool in
-            guard let view = CheckRequestView(payload: bytes), view.callID != 0,
-                view.minRevision <= index.revision,
-                state.calls.isEmpty || state.calls[view.callID] == nil
+        if !state.calls.isEmpty {
+            guard let callID = InPlaceChecks.callID(ifPlainCheck: payload, index: index), state.calls[callID] == nil
             else { return false }
-            let result: CheckResult
-            if view.userMember == .id, view.groupMember == .id,
-                let userID = UUIDKey.parse(utf8: UnsafeRawBufferPointer(rebasing: bytes[view.user])),
-                let groupID = UUIDKey.parse(utf8: UnsafeRawBufferPointer(rebasing: bytes[view.group]))
-            {
-                guard let directory = directoryHandle(UnsafeRawBufferPointer(rebasing: bytes[view.directoryID]), index)
-                else { return false }
-                result = index.check(in: directory, userID: userID, groupID: groupID)
-            } else {
-                guard let directoryID = directoryID(UnsafeRawBufferPointer(rebasing: bytes[view.directoryID])),
-                    let user = Self.string(bytes, view.user), let group = Self.string(bytes, view.group)
-                else { return false }
-                let userReference: UserReference =
-                    switch view.userMember {
-                    case .id: .id(user)
-                    case .userName: .userName(user)
-                    default: .externalID(user)
-                    }
-                let groupReference: GroupReference =
-                    switch view.groupMember {
-                    case .id: .id(group)
-                    case .groupExternalID: .externalID(group)
-                    default: .displayName(group)
-                    }
-                do {
-                    result = try index.check(directoryID: directoryID, user: userReference, group: groupReference)
-                } catch {
-                    let status = StatusMapping.status(for: error)
-                    burst.checkErrors += 1
-                    writeFailure(view.callID, status)
-                    server.metrics.recordError(status.code)
-                    return true
-                }
-            }
-            burst.count(result.reason)
-            FastFrames.writeCheckResponse(
-                callID: view.callID, allowed: result.allowed, reason: Roster_V1_Reason(result.reason),
-                revision: index.revision, into: &output)
-            outputWritten()
-            return true
         }
-    }
-
-    /// The handle of the directory whose id is `bytes`, from the cache when the same directory
-    /// was named in the same snapshot; nil for an unknown directory or invalid UTF-8.
-    private func directoryHandle(_ bytes: UnsafeRawBufferPointer, _ index: MembershipIndex) -> DirectoryHandle? {
-        if let cached = directoryCache, cached.matches(bytes), let handle = cached.handle,
-            handle.revision == index.revision
-        {
-            return handle
-        }
-        guard let id = directoryID(bytes) else { return nil }
-        let handle = index.directoryHandle(id)
-        directoryCache?.handle = handle
-        return handle
-    }
-
-    /// The directory id as a String, reusing the previous frame's when the bytes are the same.
-    private func directoryID(_ bytes: UnsafeRawBufferPointer) -> String? {
-        if let cached = directoryCache, cached.matches(bytes) { return cached.id }
-        guard let id = String(validating: bytes, as: UTF8.self) else { return nil }
-        directoryCache = DirectoryCache(bytes: Array(bytes), id: id, handle: nil)
-        return id
-    }
-
-    private static func string(_ payload: UnsafeRawBufferPointer, _ range: Range<Int>) -> String? {
-        String(validating: UnsafeRawBufferPointer(rebasing: payload[range]), as: UTF8.self)
+        guard inPlace.answer(payload, index: index, into: &output) else { return false }
+        outputWritten()
+        return true
     }
 
     /// Ends a read burst: hands the burst's counts to the metrics, with one duration (read to
@@ -278,9 +238,8 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     private func endBurst() {
         guard let start = burstStart else { return }
         burstStart = nil
-        guard !burst.isEmpty else { return }
-        burst.record(into: server, burstNanoseconds: (NIODeadline.now() - start).nanoseconds)
-        burst = BurstCounters()
+        guard !inPlace.burst.isEmpty else { return }
+        inPlace.endBurst(into: server, burstNanoseconds: (NIODeadline.now() - start).nanoseconds)
     }
 
     // MARK: Dispatch
