@@ -1,0 +1,316 @@
+import Glibc
+import NIOCore
+import RosterClient
+import RosterCore
+import RosterProtocol
+import ServiceLifecycle
+import Testing
+
+@testable import RosterServer
+
+/// The check lane (`CheckLane`) serves plain Checks on its own epoll loop and hands a connection
+/// to SwiftNIO on its first other frame. These tests run real servers on real sockets: one with
+/// the lane, one without (`checkLanes = 0`), and compare what clients see.
+@Suite("Check lane", .timeLimit(.minutes(2)))
+struct CheckLaneTests {
+    typealias Fixture = InPlaceCheckTests
+
+    @Test("the same byte streams, mutated and cut anywhere, get the same answers with and without the lane")
+    func parityWithNIO() async throws {
+        let backend = try Fixture.makeBackend()
+        var generator = SystemRandomNumberGenerator()
+        try await withServer(backend, configure: { $0.checkLanes = 1 }) { lane in
+            try await withServer(backend, configure: { $0.checkLanes = 0 }) { nio in
+                var handedOver = 0
+                var closedByError = 0
+                for round in 0..<150 {
+                    let stream = Self.mixedStream(round: round, using: &generator)
+                    let chunks = Self.randomCuts(stream.count, using: &generator)
+                    let fromLane = try await Self.exchange(lane.path, stream, chunks)
+                    let fromNIO = try await Self.exchange(nio.path, stream, chunks)
+                    #expect(fromLane == fromNIO, "round \(round): the lane answered differently from NIO")
+                    if fromNIO.contains(where: { $0.callID == 0 }) { closedByError += 1 }
+                    handedOver = Int(lane.server.checkLaneHandovers)
+                }
+                // The streams exercised the lane, the handover and the connection errors.
+                #expect(handedOver > 20)
+                #expect(handedOver < 150)
+                #expect(closedByError > 5)
+                #expect(nio.server.checkLaneHandovers == 0)
+            }
+        }
+    }
+
+    @Test("plain Checks stay on the lane; the first other frame hands over once and every answer arrives in order")
+    func handoverKeepsOrder() async throws {
+        let backend = try Fixture.makeBackend()
+        try await withServer(backend) { running in
+            let socket = RawSocket()
+            defer { socket.close() }
+            #expect(socket.connect(running.path))
+            var first = ByteBuffer()
+            for call in 1...100 {
+                try first.writeRosterFrame(Fixture.byID(UInt64(call), "one", call % 2 == 0 ? Fixture.alice : Fixture.carol, Fixture.admins))
+            }
+            #expect(socket.send(Array(first.readableBytesView)))
+            var answers = try await Self.receive(socket, frames: 100)
+            #expect(answers.map(\.callID) == Array(1...100))
+            #expect(answers.map(\.check.allowed) == (1...100).map { $0 % 2 == 0 })
+            #expect(running.server.checkLaneHandovers == 0)
+
+            // Checks, a Health in the middle, more Checks: one write, so one read on the lane.
+            var mixed = ByteBuffer()
+            for call in 101...150 { try mixed.writeRosterFrame(Fixture.byID(UInt64(call), "one", Fixture.alice, Fixture.admins)) }
+            try mixed.writeRosterFrame(Roster_V1_RequestFrame.method(151, .health(Roster_V1_HealthRequest())))
+            for call in 152...200 { try mixed.writeRosterFrame(Fixture.byID(UInt64(call), "two", Fixture.erin, Fixture.staff)) }
+            #expect(socket.send(Array(mixed.readableBytesView)))
+            answers = try await Self.receive(socket, frames: 100)
+            #expect(answers.map(\.callID) == Array(101...200))
+            #expect(answers[50].health.status == "SERVING")
+            #expect(answers.filter { $0.callID != 151 }.allSatisfy { $0.check.allowed })
+            #expect(running.server.checkLaneHandovers == 1)
+
+            // The connection goes on being served, by NIO now; a new connection starts on the lane.
+            #expect(socket.send(Array(encode(Fixture.byID(201, "one", Fixture.bob, Fixture.admins)).readableBytesView)))
+            #expect(try await Self.receive(socket, frames: 1).first?.check.reason == .userSuspended)
+            let client = try await RosterClient.connect(socketPath: running.path)
+            #expect(try await client.check(directoryID: "one", user: .id(Fixture.alice), group: .id(Fixture.admins)).allowed)
+            #expect(running.server.checkLaneHandovers == 1)
+            await client.close()
+        }
+    }
+
+    @Test("a frame split into single bytes is answered once whole; Stats counts the lane's frames")
+    func byteByByte() async throws {
+        let backend = try Fixture.makeBackend()
+        try await withServer(backend) { running in
+            let socket = RawSocket()
+            defer { socket.close() }
+            #expect(socket.connect(running.path))
+            let bytes = Array(
+                encode(Fixture.byID(1, "one", Fixture.alice, Fixture.admins), Fixture.byID(2, "one", Fixture.carol, Fixture.admins))
+                    .readableBytesView)
+            for byte in bytes {
+                #expect(socket.send([byte]))
+                try await Task.sleep(for: .microseconds(200))  // separate reads
+            }
+            let answers = try await Self.receive(socket, frames: 2)
+            #expect(answers.map(\.check.reason) == [.member, .notMember])
+            #expect(running.server.checkLaneHandovers == 0)
+            let client = try await RosterClient.connect(socketPath: running.path)
+            #expect(try await eventually { try await client.stats().callsTotal >= 3 })
+            await client.close()
+        }
+    }
+
+    @Test("a frame announcing more than 64 KiB goes to NIO with its bytes: a 5,000-check BatchCheck is answered")
+    func largeFrameHandedOver() async throws {
+        let backend = try Fixture.makeBackend()
+        try await withServer(backend) { running in
+            let socket = RawSocket()
+            defer { socket.close() }
+            #expect(socket.connect(running.path))
+            var batch = Roster_V1_RequestFrame()
+            batch.callID = 7
+            batch.batchCheck.directoryID = "one"
+            for item in 0..<5000 {
+                var check = Roster_V1_CheckItem()
+                check.user.id = item % 2 == 0 ? Fixture.alice : Fixture.carol
+                check.group.id = Fixture.admins
+                batch.batchCheck.checks.append(check)
+            }
+            let bytes = Array(encode(Fixture.byID(6, "one", Fixture.alice, Fixture.admins), batch).readableBytesView)
+            #expect(bytes.count > CheckLane.maxLaneFrame)
+            #expect(socket.send(bytes))
+            let answers = try await Self.receive(socket, frames: 2)
+            #expect(answers.map(\.callID) == [6, 7])
+            #expect(answers[1].batchCheck.results.count == 5000)
+            #expect(answers[1].batchCheck.results.enumerated().allSatisfy { $0.element.allowed == ($0.offset % 2 == 0) })
+            #expect(running.server.checkLaneHandovers == 1)
+        }
+    }
+
+    @Test("a client that reads late gets every answer: the lane waits for the socket to drain, then reads on")
+    func lateReader() async throws {
+        let backend = try Fixture.makeBackend()
+        try await withServer(backend) { running in
+            let socket = RawSocket()
+            defer { socket.close() }
+            #expect(socket.connect(running.path))
+            var frames = ByteBuffer()
+            let count = 100_000
+            for call in 1...count {
+                try frames.writeRosterFrame(Fixture.byID(UInt64(call), "one", call % 3 == 0 ? Fixture.alice : Fixture.carol, Fixture.admins))
+            }
+            let bytes = Array(frames.readableBytesView)
+            // Far more answers than socket buffers hold: the sender blocks until we read.
+            let sender = Task.detached { socket.send(bytes) }
+            try await Task.sleep(for: .milliseconds(300))
+            let answers = try await Self.receive(socket, frames: count)
+            #expect(await sender.value)
+            #expect(answers.map(\.callID) == (1...count).map(UInt64.init))
+            #expect(answers.map(\.check.allowed) == (1...count).map { $0 % 3 == 0 })
+            #expect(running.server.checkLaneHandovers == 0)
+        }
+    }
+
+    @Test("several lanes share the listening socket: 200 connections are all served")
+    func severalLanes() async throws {
+        let backend = try Fixture.makeBackend()
+        try await withServer(backend, configure: { $0.checkLanes = 4 }) { running in
+            let allowed = try await withThrowingTaskGroup(of: Int.self) { group in
+                for worker in 0..<200 {
+                    group.addTask {
+                        let socket = RawSocket()
+                        defer { socket.close() }
+                        guard socket.connect(running.path) else { return -1 }
+                        var frames = ByteBuffer()
+                        for call in 1...20 {
+                            try frames.writeRosterFrame(
+                                Fixture.byID(UInt64(call), "one", (worker + call) % 2 == 0 ? Fixture.alice : Fixture.bob, Fixture.admins))
+                        }
+                        guard socket.send(Array(frames.readableBytesView)) else { return -1 }
+                        return try await Self.receive(socket, frames: 20).filter(\.check.allowed).count
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(allowed.count == 200)
+            #expect(allowed.allSatisfy { $0 == 10 })
+            #expect(running.server.checkLaneHandovers == 0)
+            #expect(try await eventually { running.server.connectionCount == 0 })
+        }
+    }
+
+    @Test("graceful shutdown closes the lane's connections and the run ends; the socket file goes away")
+    func gracefulShutdown() async throws {
+        let backend = try Fixture.makeBackend()
+        try await withServer(backend) { (running: RunningServer) async throws -> Void in
+            let socket = RawSocket()
+            defer { socket.close() }
+            #expect(socket.connect(running.path))
+            #expect(socket.send(Array(encode(Fixture.byID(1, "one", Fixture.alice, Fixture.admins)).readableBytesView)))
+            #expect(try await Self.receive(socket, frames: 1).first?.check.allowed == true)
+            await running.group.triggerGracefulShutdown()
+            // The lane closes an idle connection at once: the client reads end-of-file.
+            #expect(try await Self.readToEnd(socket).isEmpty)
+            #expect(try await eventually { access(running.path, F_OK) != 0 })
+            #expect(running.server.connectionCount == 0)
+        }
+    }
+
+    // MARK: Streams
+
+    /// Checks by id and by name, Health calls and unknown directories, then a few random byte
+    /// changes: some streams stay on the lane, some are handed over, some end in a connection
+    /// error. Nothing that waits (min_revision ahead) unless a mutation makes it so.
+    static func mixedStream(round: Int, using generator: inout SystemRandomNumberGenerator) -> [UInt8] {
+        var frames = ByteBuffer()
+        for call in 1...10 {
+            var frame: Roster_V1_RequestFrame
+            switch Int.random(in: 0..<20, using: &generator) {
+            case 0:
+                frame = .method(UInt64(call), .health(Roster_V1_HealthRequest()))
+            case 1:
+                frame = Fixture.byID(UInt64(call), "nope", Fixture.alice, Fixture.admins)
+            case 2, 3:
+                frame = Fixture.byID(UInt64(call), "one", Fixture.alice, Fixture.admins)
+                frame.check.user.userName = ["\(Fixture.alice)@one", "carol@one", "x\(round)"].randomElement(using: &generator)!
+            default:
+                frame = Fixture.byID(
+                    UInt64(call), Bool.random(using: &generator) ? "one" : "two",
+                    [Fixture.alice, Fixture.bob, Fixture.carol, Fixture.dave, Fixture.erin, Fixture.unknown]
+                        .randomElement(using: &generator)!,
+                    [Fixture.admins, Fixture.staff, Fixture.unknown].randomElement(using: &generator)!)
+            }
+            try! frames.writeRosterFrame(frame)
+        }
+        var bytes = Array(frames.readableBytesView)
+        if Int.random(in: 0..<3, using: &generator) > 0 {
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+        }
+        return bytes
+    }
+
+    /// Where to split a stream of `count` bytes into writes.
+    static func randomCuts(_ count: Int, using generator: inout SystemRandomNumberGenerator) -> [Int] {
+        var cuts: [Int] = []
+        var offset = 0
+        while offset < count {
+            offset = min(count, offset + Int.random(in: 1...200, using: &generator))
+            cuts.append(offset)
+        }
+        return cuts
+    }
+
+    /// Sends `bytes` in the given pieces (with a pause between, so they are separate reads),
+    /// closes the sending side and returns every answer until the server closes.
+    static func exchange(_ path: String, _ bytes: [UInt8], _ cuts: [Int]) async throws -> [Roster_V1_ResponseFrame] {
+        let socket = RawSocket()
+        defer { socket.close() }
+        guard socket.connect(path) else { throw RosterStatus(.unavailable, "connect failed") }
+        var start = 0
+        for cut in cuts {
+            if !socket.send(Array(bytes[start..<cut])) { break }  // the server closed on an error
+            start = cut
+            try await Task.sleep(for: .microseconds(100))
+        }
+        shutdown(socket.fd, Int32(SHUT_WR))
+        var received = ByteBuffer(bytes: try await readToEnd(socket))
+        var frames: [Roster_V1_ResponseFrame] = []
+        while let payload = try FrameDecoder.decodeFrame(from: &received, maxFrameSize: .max) {
+            frames.append(try Roster_V1_ResponseFrame(framePayload: payload))
+        }
+        #expect(received.readableBytes == 0, "a partial answer frame")
+        return frames
+    }
+
+    /// Reads until end-of-file (at most 10 s).
+    static func readToEnd(_ socket: RawSocket) async throws -> [UInt8] {
+        var all: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            // Never block a cooperative thread: the server's shutdown handler may need it.
+            var poller = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 0) >= 0 else { break }
+            if poller.revents == 0 {
+                try await Task.sleep(for: .milliseconds(1))
+                continue
+            }
+            let count = chunk.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return all }
+            all += chunk[..<count]
+        }
+        throw RosterStatus(.deadlineExceeded, "the server did not close the connection")
+    }
+
+    /// Reads exactly `frames` answers (at most 10 s).
+    static func receive(_ socket: RawSocket, frames wanted: Int) async throws -> [Roster_V1_ResponseFrame] {
+        var buffer = ByteBuffer()
+        var frames: [Roster_V1_ResponseFrame] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while frames.count < wanted, ContinuousClock.now < deadline {
+            // Never block a cooperative thread: the server's shutdown handler may need it.
+            var poller = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 0) >= 0 else { break }
+            if poller.revents == 0 {
+                try await Task.sleep(for: .milliseconds(1))
+                continue
+            }
+            let count = chunk.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            buffer.writeBytes(chunk[..<count])
+            while let payload = try FrameDecoder.decodeFrame(from: &buffer, maxFrameSize: .max) {
+                frames.append(try Roster_V1_ResponseFrame(framePayload: payload))
+            }
+        }
+        guard frames.count == wanted else {
+            throw RosterStatus(.deadlineExceeded, "got \(frames.count) of \(wanted) answers")
+        }
+        return frames
+    }
+}
