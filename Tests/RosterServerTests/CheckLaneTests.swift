@@ -80,6 +80,25 @@ struct CheckLaneTests {
         }
     }
 
+    @Test("a write published between two reads is seen by the next Check on the same lane connection")
+    func seesNewSnapshots() async throws {
+        let backend = try Fixture.makeBackend()
+        try await withServer(backend) { running in
+            let socket = RawSocket()
+            defer { socket.close() }
+            #expect(socket.connect(running.path))
+            #expect(socket.send(Array(encode(Fixture.byID(1, "one", Fixture.alice, Fixture.admins)).readableBytesView)))
+            let before = try await Self.receive(socket, frames: 1)
+            #expect(before.first?.check.allowed == true)
+            try backend.setActive(Fixture.alice, false, in: "one")
+            #expect(socket.send(Array(encode(Fixture.byID(2, "one", Fixture.alice, Fixture.admins)).readableBytesView)))
+            let after = try await Self.receive(socket, frames: 1)
+            #expect(after.first?.check.reason == .userSuspended)
+            #expect(after.first!.check.revision > before.first!.check.revision)
+            #expect(running.server.checkLaneHandovers == 0)
+        }
+    }
+
     @Test("a frame split into single bytes is answered once whole; Stats counts the lane's frames")
     func byteByByte() async throws {
         let backend = try Fixture.makeBackend()

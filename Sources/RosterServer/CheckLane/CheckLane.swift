@@ -88,7 +88,6 @@ final class CheckLane: @unchecked Sendable {
     private var stopped = false
     private var readBuffer: ByteBuffer?
     private var output: ByteBuffer
-    private var snapshot: IndexPublisher.Snapshot?
 
     /// One lookup connection while the lane serves it.
     private final class Connection {
@@ -176,7 +175,6 @@ final class CheckLane: @unchecked Sendable {
                     }
                 }
             }
-            snapshot = nil  // do not keep an old index alive while idle
             timersFired()
         }
     }
@@ -296,9 +294,10 @@ final class CheckLane: @unchecked Sendable {
             return
         }
         let received = NIODeadline.now()
-        // The index is borrowed from the snapshot, never bound to a local: a copy of the
-        // struct would retain (and later release) each of its tables, per read.
-        let snapshot = currentSnapshot()
+        // Loaded after the read, so a Check sent after a write was acknowledged sees that write.
+        // The index is borrowed from the snapshot, never bound to a local: a copy of the struct
+        // would retain (and later release) each of its tables, per read.
+        let snapshot = server.publisher.currentSnapshot
         while true {
             let frameStart = input.readerIndex
             let payload: ByteBuffer?
@@ -339,14 +338,6 @@ final class CheckLane: @unchecked Sendable {
         }
         flush(connection)
         connection.checks.endBurst(into: server, burstNanoseconds: (NIODeadline.now() - received).nanoseconds)
-    }
-
-    /// The snapshot this event-loop pass answers from (one atomic load per pass, not per read).
-    private func currentSnapshot() -> IndexPublisher.Snapshot {
-        if let snapshot { return snapshot }
-        let current = server.publisher.currentSnapshot
-        snapshot = current
-        return current
     }
 
     /// Gives the shared read buffer back if `input` is it (the lane holds it only between reads).
@@ -499,13 +490,19 @@ final class CheckLane: @unchecked Sendable {
     }
 
     private func waitTimeout() -> Int32 {
-        let deadlines = [acceptResumesAt, quiesceDeadline].compactMap { $0 }
-        guard let next = deadlines.min() else { return -1 }
+        let next: NIODeadline
+        switch (acceptResumesAt, quiesceDeadline) {
+        case (nil, nil): return -1
+        case (let resume?, nil): next = resume
+        case (nil, let quiesce?): next = quiesce
+        case (let resume?, let quiesce?): next = min(resume, quiesce)
+        }
         let remaining = (next - .now()).nanoseconds
         return remaining <= 0 ? 0 : Int32(min((remaining + 999_999) / 1_000_000, 60_000))
     }
 
     private func timersFired() {
+        guard acceptResumesAt != nil || quiesceDeadline != nil else { return }
         if let resume = acceptResumesAt, resume <= .now() {
             acceptResumesAt = nil
             if listening, !LaneSockets.control(epoll, LaneSockets.add, listener.fd, events: LaneSockets.readable) {
