@@ -148,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "roster-load",
             dependencies: [
-                "RosterClient", "RosterProtocol",
+                "CRosterLinux", "RosterClient", "RosterProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),

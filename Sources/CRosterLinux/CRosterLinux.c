@@ -2,6 +2,8 @@
 #include "CRosterLinux.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -32,21 +34,49 @@ int c_roster_accept_nonblocking(int listener)
     return accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
-int c_roster_listen_unix(const char *path, int backlog)
+static int c_roster_unix_address(const char *path, struct sockaddr_un *address)
 {
-    struct sockaddr_un address;
-    memset(&address, 0, sizeof address);
-    address.sun_family = AF_UNIX;
+    memset(address, 0, sizeof *address);
+    address->sun_family = AF_UNIX;
     size_t length = strlen(path);
-    if (length >= sizeof address.sun_path) {
+    if (length >= sizeof address->sun_path) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    memcpy(address.sun_path, path, length + 1);
+    memcpy(address->sun_path, path, length + 1);
+    return 0;
+}
+
+int c_roster_listen_unix(const char *path, int backlog)
+{
+    struct sockaddr_un address;
+    if (c_roster_unix_address(path, &address) != 0)
+        return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     if (bind(fd, (struct sockaddr *)&address, sizeof address) != 0 || listen(fd, backlog) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int c_roster_connect_unix(const char *path)
+{
+    struct sockaddr_un address;
+    if (c_roster_unix_address(path, &address) != 0)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int result;
+    do {
+        result = connect(fd, (struct sockaddr *)&address, sizeof address);
+    } while (result != 0 && errno == EINTR);
+    if (result != 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
         int saved = errno;
         close(fd);
         errno = saved;
@@ -69,6 +99,14 @@ int c_roster_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid
     *uid = credentials.uid;
     *gid = credentials.gid;
     return 0;
+}
+
+void c_roster_name_thread(const char *name)
+{
+    char shortened[16];
+    strncpy(shortened, name, sizeof shortened - 1);
+    shortened[sizeof shortened - 1] = 0;
+    pthread_setname_np(pthread_self(), shortened);
 }
 
 int c_roster_epoll_control(int epoll, int operation, int fd, uint32_t events)

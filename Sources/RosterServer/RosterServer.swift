@@ -188,9 +188,9 @@ public final class RosterServer: Service, Sendable {
                 try SocketFile.chmod(path: path, mode: configuration.socketMode)
                 let server = self.server
                 let group = self.group
-                for _ in 0..<laneCount {
+                for number in 0..<laneCount {
                     created.append(
-                        try CheckLane(server: server, listener: listener) { ticket in
+                        try CheckLane(number: number, server: server, listener: listener) { ticket in
                             Self.adopt(ticket, server: server, group: group)
                         })
                 }

@@ -35,6 +35,52 @@ struct EventLoopsTests {
         try await daemon.stop()
     }
 
+    /// The daemon's check lane threads, by thread name.
+    static func laneThreads(_ pid: Int32) -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.filter { task in
+            let name = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
+            return name.hasPrefix("roster-lane-")
+        }.count
+    }
+
+    @Test("--check-lanes 2 runs two lanes beside the loops; --check-lanes 0 none; checks and other calls are answered either way")
+    func checkLanes() async throws {
+        for (lanes, expected) in [("2", 2), ("0", 0)] {
+            let daemon = LiveDaemon(extraArguments: ["--event-loops", "1", "--check-lanes", lanes])
+            try await daemon.start()
+            let pid = try #require(daemon.process?.processIdentifier)
+            #expect(Self.laneThreads(pid) == expected)
+            #expect(Self.eventLoopThreads(pid) == 1)
+            let lookup = try LookupConnection(path: daemon.socketPath)
+            var check = Roster_V1_RequestFrame()
+            check.callID = 1
+            check.check.directoryID = "no-such-directory"
+            check.check.user.userName = "alice@example.com"
+            check.check.group.displayName = "admins"
+            #expect(try lookup.call(check).status.code == .notFound)
+            var health = Roster_V1_RequestFrame()
+            health.callID = 2
+            health.health = Roster_V1_HealthRequest()
+            #expect(try lookup.call(health).health.status == "SERVING")
+            try await daemon.stop()
+        }
+    }
+
+    @Test("a check lane count that is not 0...1024 is a startup error naming the flag")
+    func refusesBadLaneCounts() throws {
+        let dir = "/tmp/roster-cl-" + UUID().uuidString.prefix(8).lowercased()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for value in ["-1", "many", "2000"] {
+            let output = try TLSTests.run(
+                LiveDaemon.binary, ["--data-dir", dir, "--scim-listen", "127.0.0.1:0", "--check-lanes=\(value)"], in: dir)
+            #expect(output.status != 0, "--check-lanes \(value) started")
+            let expected = Int(value) == nil ? "'--check-lanes" : "--check-lanes must be a number from 0 to 1024"
+            #expect(output.stderr.contains(expected), "\(output.stderr)")
+        }
+    }
+
     @Test("an event-loop count that is not 1...1024 is a startup error naming the flag")
     func refusesBadCounts() throws {
         let dir = "/tmp/roster-el-" + UUID().uuidString.prefix(8).lowercased()

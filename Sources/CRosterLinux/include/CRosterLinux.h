@@ -31,8 +31,15 @@ int c_roster_accept_nonblocking(int listener);
 /// -1 with errno on failure (ENAMETOOLONG when the path does not fit sun_path).
 int c_roster_listen_unix(const char *path, int backlog);
 
+/// A Unix stream socket connected to `path` (a blocking connect), then made non-blocking and
+/// close-on-exec; -1 with errno on failure.
+int c_roster_connect_unix(const char *path);
+
 /// SO_PEERCRED of a connected Unix socket: 0 and the three values, or -1 with errno.
 int c_roster_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
+/// Names the calling thread (at most 15 bytes are kept), for ps, top and perf.
+void c_roster_name_thread(const char *name);
 
 /// epoll_ctl with the fd as the event's data.
 int c_roster_epoll_control(int epoll, int operation, int fd, uint32_t events);
