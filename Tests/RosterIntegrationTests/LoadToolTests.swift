@@ -92,6 +92,19 @@ struct LoadToolTests {
         #expect((result["checks_per_second"] as? Double ?? 0) > 0)
         #expect((result["p50_us"] as? Double ?? 0) > 0)
 
+        // The SwiftNIO driver, and the epoll driver on two threads: the same contract.
+        for extra in [["--io", "nio"], ["--io", "epoll", "--threads", "2"]] {
+            let other = try await Self.load(
+                [
+                    "run", "--socket", daemon.socketPath, "--directory", directory, "--queries", queries,
+                    "--connections", "3", "--pipeline", "2", "--duration", "0.5", "--warmup", "0", "--json",
+                ] + extra)
+            #expect(other.status == 0, "\(extra) run failed: \(other.stdout) \(other.stderr)")
+            #expect(other.json["wrong"] as? Int == 0)
+            #expect(other.json["errors"] as? Int == 0)
+            #expect((other.json["answered_checks"] as? Int ?? 0) > 0, "\(other.stdout)")
+        }
+
         // BatchCheck: the same answers, many per call.
         let batch = try await Self.load([
             "run", "--socket", daemon.socketPath, "--directory", directory, "--queries", queries, "--batch", "25",
@@ -124,13 +137,22 @@ struct LoadToolTests {
         let liar = daemon.dataDir + "/flipped.tsv"
         try flipped.write(toFile: liar, atomically: true, encoding: .utf8)
 
-        let run = try await Self.load([
-            "run", "--socket", daemon.socketPath, "--directory", directory, "--queries", liar, "--requests", "50",
-            "--json",
+        for io in ["epoll", "nio"] {
+            let run = try await Self.load([
+                "run", "--socket", daemon.socketPath, "--directory", directory, "--queries", liar, "--requests", "50",
+                "--io", io, "--json",
+            ])
+            #expect(run.status == 3)
+            #expect(run.json["wrong"] as? Int == 50, "every flipped answer is wrong (--io \(io)): \(run.stdout)")
+            #expect(run.json["errors"] as? Int == 0)
+        }
+        // A socket nobody listens on is a setup error that names it.
+        let nowhere = daemon.dataDir + "/nobody.sock"
+        let refused = try await Self.load([
+            "run", "--socket", nowhere, "--directory", directory, "--queries", liar, "--requests", "5", "--json",
         ])
-        #expect(run.status == 3)
-        #expect(run.json["wrong"] as? Int == 50, "every flipped answer is wrong: \(run.stdout)")
-        #expect(run.json["errors"] as? Int == 0)
+        #expect(refused.status != 0 && refused.status != 3)
+        #expect(refused.stderr.contains("cannot connect to \(nowhere)"), "\(refused.stderr)")
         #expect(try await daemon.stop() == 0)
     }
 }

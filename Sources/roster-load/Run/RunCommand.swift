@@ -3,6 +3,7 @@ import Histogram
 import NIOCore
 import NIOPosix
 import RosterProtocol
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -50,8 +51,18 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds of load before measuring (answers are checked, not counted).")
     var warmup: Double = 1
 
-    @Option(help: "Event-loop threads of the load client (connections are spread over them).")
+    @Option(help: "Threads of the load client (connections are spread over them).")
     var threads: Int = 1
+
+    @Option(
+        help: ArgumentHelp(
+            "How the client drives its sockets: epoll (plain epoll loops, the leaner) or nio (SwiftNIO channels). Both use the same call bookkeeping and checks.",
+            valueName: "epoll|nio"))
+    var io: IOMode = .epoll
+
+    enum IOMode: String, ExpressibleByArgument, Sendable {
+        case epoll, nio
+    }
 
     @Option(help: "Seconds to wait for the answers still in flight after the end.")
     var drain: Double = 5
@@ -84,28 +95,86 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        do {
-            try await run(plan: plan, group: group)
-        } catch {
+        switch io {
+        case .epoll:
+            try await runOnEpoll(plan: plan)
+        case .nio:
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+            do {
+                try await runOnNIO(plan: plan, group: group)
+            } catch {
+                try? await group.shutdownGracefully()
+                throw error
+            }
             try? await group.shutdownGracefully()
-            throw error
         }
-        try? await group.shutdownGracefully()
     }
 
-    private func run(plan: LoadPlan, group: MultiThreadedEventLoopGroup) async throws {
+    /// Where connection `index` starts in the plan (connections do not all ask the same question
+    /// at once).
+    private func firstUnit(_ index: Int, _ plan: LoadPlan) -> Int {
+        index * max(1, plan.unitCount / connections)
+    }
 
+    /// The run's timeline, starting now: warm-up, measurement, stop.
+    private func makeSchedule() -> LoadSchedule {
+        let now = MonotonicClock.nanoseconds()
+        let warmupNanos = requests == nil ? UInt64(warmup * 1e9) : 0
+        return LoadSchedule(
+            start: now, recordFrom: now + warmupNanos, stopAt: now + warmupNanos + UInt64(duration * 1e9),
+            callsPerConnection: requests.map { ($0 + connections - 1) / connections },
+            drainNanoseconds: UInt64(drain * 1e9))
+    }
+
+    private func runOnEpoll(plan: LoadPlan) async throws {
+        let fds: [Int32]
+        do {
+            fds = try EpollDriver.connect(socket, count: connections)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let maxFrameSize = FrameDecoder.defaultMaxFrameSize
+        let connections = fds.enumerated().map { index, fd in
+            let capacity = min(plan.maxFrameBytes * pipeline, 256 * 1024)
+            return EpollDriver.Connection(
+                fd: fd,
+                state: LoadConnectionHandler.State(
+                    plan: plan, pipeline: pipeline, firstUnit: firstUnit(index, plan), maxFrameSize: maxFrameSize,
+                    output: ByteBufferAllocator().buffer(capacity: capacity)))
+        }
+        let threadCount = min(threads, connections.count)
+        let shares = (0..<threadCount).map { thread in
+            UncheckedShare(connections: stride(from: thread, to: connections.count, by: threadCount).map { connections[$0] })
+        }
+        let schedule = makeSchedule()
+        let sampler = serverPID.map { MemorySampler(pid: $0, start: schedule.recordFrom) }
+        let samplingTask = sampler.map { sampler in Task { await sampler.run() } }
+        let results = ResultBox(count: threadCount)
+        // The drivers block their threads in epoll_wait: OS threads, not the cooperative pool.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Workers.spawn {
+                Workers.run(threadCount) { thread in
+                    results.store(thread, EpollDriver.run(shares[thread].connections, schedule: schedule))
+                }
+                continuation.resume()
+            }
+        }
+        let end = MonotonicClock.nanoseconds()
+        samplingTask?.cancel()
+        _ = await samplingTask?.value
+        try await report(results.all.flatMap { $0 }, plan: plan, schedule: schedule, end: end, memory: await sampler?.summary())
+    }
+
+    private func runOnNIO(plan: LoadPlan, group: MultiThreadedEventLoopGroup) async throws {
         // Connect everything first, then start every connection at the same moment.
         var channels: [any Channel] = []
         var results: [EventLoopFuture<ConnectionStats>] = []
-        let stride = max(1, plan.unitCount / connections)
         let maxFrameSize = FrameDecoder.defaultMaxFrameSize
         let pipeline = self.pipeline
         for index in 0..<connections {
             let loop = group.next()
             let done = loop.makePromise(of: ConnectionStats.self)
-            let firstUnit = index * stride
+            let firstUnit = firstUnit(index, plan)
             do {
                 let channel = try await ClientBootstrap(group: loop)
                     .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 64 * 1024))
@@ -127,21 +196,27 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
 
-        let now = MonotonicClock.nanoseconds()
-        let warmupNanos = requests == nil ? UInt64(warmup * 1e9) : 0
-        let schedule = LoadSchedule(
-            start: now, recordFrom: now + warmupNanos, stopAt: now + warmupNanos + UInt64(duration * 1e9),
-            callsPerConnection: requests.map { ($0 + connections - 1) / connections },
-            drainNanoseconds: UInt64(drain * 1e9))
-
+        let schedule = makeSchedule()
         let sampler = serverPID.map { MemorySampler(pid: $0, start: schedule.recordFrom) }
         let samplingTask = sampler.map { sampler in Task { await sampler.run() } }
         for channel in channels {
             channel.pipeline.fireUserInboundEventTriggered(LoadStartEvent(schedule: schedule))
         }
+        var stats: [ConnectionStats] = []
+        for future in results { stats.append(try await future.get()) }
+        let end = MonotonicClock.nanoseconds()
+        samplingTask?.cancel()
+        _ = await samplingTask?.value
+        for channel in channels { try? await channel.close() }
+        try await report(stats, plan: plan, schedule: schedule, end: end, memory: await sampler?.summary())
+    }
+
+    /// Adds the connections' figures up and prints the summary or the JSON object.
+    private func report(
+        _ stats: [ConnectionStats], plan: LoadPlan, schedule: LoadSchedule, end: UInt64, memory: MemorySummary?
+    ) async throws {
         var total = ConnectionStats()
-        for future in results {
-            let stats = try await future.get()
+        for stats in stats {
             total.histogram.add(stats.histogram)
             total.calls += stats.calls
             total.checks += stats.checks
@@ -156,11 +231,6 @@ struct RunCommand: AsyncParsableCommand {
             }
             total.lastAnswer = max(total.lastAnswer, stats.lastAnswer)
         }
-        let end = MonotonicClock.nanoseconds()
-        samplingTask?.cancel()
-        _ = await samplingTask?.value
-        for channel in channels { try? await channel.close() }
-
         let seconds: Double
         if requests != nil {
             seconds = Double(max(1, total.lastAnswer &- schedule.start)) / 1e9
@@ -170,8 +240,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let report = LoadReport(
             label: label, connections: connections, pipeline: pipeline, batch: batch, threads: threads, seconds: seconds,
-            queries: plan.expected.count, expectedAllow: plan.allowCount, stats: total,
-            memory: await sampler?.summary())
+            queries: plan.expected.count, expectedAllow: plan.allowCount, stats: total, memory: memory)
         if json {
             print(report.json())
         } else {
@@ -181,6 +250,24 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(3)
         }
     }
+}
+
+/// One driver thread's connections, handed to it once and used by it alone.
+private struct UncheckedShare: @unchecked Sendable {
+    let connections: [EpollDriver.Connection]
+}
+
+/// Each driver thread's results, collected after all of them have ended.
+private final class ResultBox: Sendable {
+    private let results: Mutex<[[ConnectionStats]]>
+
+    init(count: Int) { results = Mutex(Array(repeating: [], count: count)) }
+
+    func store(_ index: Int, _ stats: [ConnectionStats]) {
+        results.withLock { $0[index] = stats }
+    }
+
+    var all: [[ConnectionStats]] { results.withLock { $0 } }
 }
 
 /// Samples a process's VmRSS once a second.

@@ -12,6 +12,25 @@ enum Workers {
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
+    /// Runs `body` on a new detached OS thread (for blocking work started from async code).
+    static func spawn(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(
+            &thread, nil,
+            { raw in
+                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                box.body()
+                return nil
+            }, box)
+        if status == 0 {
+            pthread_detach(thread)
+        } else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            body()
+        }
+    }
+
     static func run(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         var threads: [pthread_t] = []
         for index in 0..<count {
