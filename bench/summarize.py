@@ -12,6 +12,7 @@ from collections import defaultdict
 TARGETS = [
     ("roster", "roster (Swift roster-load)"),
     ("roster-c", "roster (C loadgen)"),
+    ("roster-nio", "roster without the check lane (C loadgen, --check-lanes 0)"),
     ("redis", "Redis SISMEMBER (C loadgen, same pairs)"),
     ("redis-benchmark", "Redis SISMEMBER (redis-benchmark -r)"),
     ("floor", "C floor (loadgen → floor-server)"),
@@ -94,11 +95,11 @@ def main():
         "Paired ratios (each repetition's roster figure over the reference measured next to it; "
         "median, with the range over repetitions):\n"
     )
-    out.append("| C×P | Swift client / Redis | C client / Redis | Swift client / floor |")
-    out.append("|---|---|---|---|")
+    out.append("| C×P | Swift client / Redis | C client / Redis | Swift client / floor | check lane / SwiftNIO only (C client) |")
+    out.append("|---|---|---|---|---|")
     for config in configs:
         cells = []
-        for target, reference in (("roster", "redis"), ("roster-c", "redis"), ("roster", "floor")):
+        for target, reference in (("roster", "redis"), ("roster-c", "redis"), ("roster", "floor"), ("roster-c", "roster-nio")):
             p = paired(target, reference, config)
             cells.append("–" if p is None else f"{p[1]:.2f} ({p[0]:.2f}–{p[2]:.2f})")
         out.append(f"| {config} | " + " | ".join(cells) + " |")
