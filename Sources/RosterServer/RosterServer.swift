@@ -120,37 +120,66 @@ public final class RosterServer: Service, Sendable {
         }
         logListening()
         setReadiness(.success(()))
+        try await serve(
+            Acceptor(
+                untilStopped: { try? await serverChannel.closeFuture.get() },
+                stopAccepting: { serverChannel.close(promise: nil) },
+                closeNow: { serverChannel.close(promise: nil) },
+                afterwards: {},
+                failure: "the listening socket \(path) closed unexpectedly"),
+            path: path, identity: identity)
+    }
 
+    /// What accepts the connections (the NIO server channel, or the check lanes), as
+    /// `serve` drives it through shutdown.
+    private struct Acceptor: Sendable {
+        /// Returns when accepting has stopped, asked to or not.
+        var untilStopped: @Sendable () async -> Void
+        /// Graceful shutdown: accept no more; let open connections finish.
+        var stopAccepting: @Sendable () -> Void
+        /// Cancellation, or the acceptor failed: close everything now.
+        var closeNow: @Sendable () -> Void
+        /// Runs after every connection is gone, before the socket file is removed.
+        var afterwards: @Sendable () async -> Void
+        /// The error when accepting stopped without a shutdown being asked for.
+        var failure: String
+    }
+
+    /// Serves until graceful shutdown (quiesce, then wait for every connection), cancellation
+    /// (close everything) or the acceptor stopping on its own (close everything, then throw).
+    private func serve(_ acceptor: Acceptor, path: String, identity: (device: UInt64, inode: UInt64)?) async throws {
         let connections = server.connections
         let shutdownRequested = Atomic<Bool>(false)
         let logger = self.logger
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
-                try? await serverChannel.closeFuture.get()
+                await acceptor.untilStopped()
             } onGracefulShutdown: {
                 shutdownRequested.store(true, ordering: .relaxed)
                 logger.info("lookup server shutting down")
-                serverChannel.close(promise: nil)
-                for channel in connections.beginShutdown() {
+                let channels = connections.beginShutdown()
+                acceptor.stopAccepting()
+                for channel in channels {
                     channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
                 }
             }
             if !shutdownRequested.load(ordering: .relaxed) {
-                // The listening socket failed on its own: take the connections down with it.
+                // Accepting failed on its own: take the connections down with it.
+                acceptor.closeNow()
                 for channel in connections.beginShutdown() { channel.close(promise: nil) }
             }
             await connections.waitUntilEmpty()
         } onCancel: {
             shutdownRequested.store(true, ordering: .relaxed)
-            serverChannel.close(promise: nil)
-            for channel in connections.beginShutdown() {
-                channel.close(promise: nil)
-            }
+            let channels = connections.beginShutdown()
+            acceptor.closeNow()
+            for channel in channels { channel.close(promise: nil) }
         }
+        await acceptor.afterwards()
         SocketFile.remove(path: path, ifIdentity: identity)
         logger.info("lookup server stopped", metadata: ["roster.socket.path": "\(path)"])
         if !shutdownRequested.load(ordering: .relaxed) {
-            throw RosterServerError(.unexpectedClose, "the listening socket \(path) closed unexpectedly")
+            throw RosterServerError(.unexpectedClose, acceptor.failure)
         }
     }
 
@@ -218,41 +247,17 @@ public final class RosterServer: Service, Sendable {
         }
         logListening()
         setReadiness(.success(()))
-
-        let connections = server.connections
-        let shutdownRequested = Atomic<Bool>(false)
-        let logger = self.logger
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                await finished.waitForFirst()
-            } onGracefulShutdown: {
-                shutdownRequested.store(true, ordering: .relaxed)
-                logger.info("lookup server shutting down")
-                let channels = connections.beginShutdown()
-                for lane in lanes { lane.post(.quiesce) }
-                for channel in channels {
-                    channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-                }
-            }
-            if !shutdownRequested.load(ordering: .relaxed) {
-                // A lane failed on its own: take the connections down with it.
-                for lane in lanes { lane.post(.closeAll) }
-                for channel in connections.beginShutdown() { channel.close(promise: nil) }
-            }
-            await connections.waitUntilEmpty()
-        } onCancel: {
-            shutdownRequested.store(true, ordering: .relaxed)
-            let channels = connections.beginShutdown()
-            for lane in lanes { lane.post(.closeAll) }
-            for channel in channels { channel.close(promise: nil) }
-        }
-        await finished.waitForAll()
-        try? await threads.shutdownGracefully()
-        SocketFile.remove(path: path, ifIdentity: identity)
-        logger.info("lookup server stopped", metadata: ["roster.socket.path": "\(path)"])
-        if !shutdownRequested.load(ordering: .relaxed) {
-            throw RosterServerError(.unexpectedClose, "a check lane on \(path) stopped unexpectedly")
-        }
+        try await serve(
+            Acceptor(
+                untilStopped: { await finished.waitForFirst() },
+                stopAccepting: { for lane in lanes { lane.post(.quiesce) } },
+                closeNow: { for lane in lanes { lane.post(.closeAll) } },
+                afterwards: {
+                    await finished.waitForAll()
+                    try? await threads.shutdownGracefully()
+                },
+                failure: "a check lane on \(path) stopped unexpectedly"),
+            path: path, identity: identity)
     }
 
     /// Makes a connection the check lane let go of into a NIO channel: a refused one gets its

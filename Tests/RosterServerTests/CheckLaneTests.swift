@@ -43,11 +43,7 @@ struct CheckLaneTests {
 
     @Test("plain Checks stay on the lane; the first other frame hands over once and every answer arrives in order")
     func handoverKeepsOrder() async throws {
-        let backend = try Fixture.makeBackend()
-        try await withServer(backend) { running in
-            let socket = RawSocket()
-            defer { socket.close() }
-            #expect(socket.connect(running.path))
+        try await Self.withConnection { running, socket, _ in
             var first = ByteBuffer()
             for call in 1...100 {
                 try first.writeRosterFrame(Fixture.byID(UInt64(call), "one", call % 2 == 0 ? Fixture.alice : Fixture.carol, Fixture.admins))
@@ -82,11 +78,7 @@ struct CheckLaneTests {
 
     @Test("a write published between two reads is seen by the next Check on the same lane connection")
     func seesNewSnapshots() async throws {
-        let backend = try Fixture.makeBackend()
-        try await withServer(backend) { running in
-            let socket = RawSocket()
-            defer { socket.close() }
-            #expect(socket.connect(running.path))
+        try await Self.withConnection { running, socket, backend in
             #expect(socket.send(Array(encode(Fixture.byID(1, "one", Fixture.alice, Fixture.admins)).readableBytesView)))
             let before = try await Self.receive(socket, frames: 1)
             #expect(before.first?.check.allowed == true)
@@ -101,11 +93,7 @@ struct CheckLaneTests {
 
     @Test("a frame split into single bytes is answered once whole; Stats counts the lane's frames")
     func byteByByte() async throws {
-        let backend = try Fixture.makeBackend()
-        try await withServer(backend) { running in
-            let socket = RawSocket()
-            defer { socket.close() }
-            #expect(socket.connect(running.path))
+        try await Self.withConnection { running, socket, _ in
             let bytes = Array(
                 encode(Fixture.byID(1, "one", Fixture.alice, Fixture.admins), Fixture.byID(2, "one", Fixture.carol, Fixture.admins))
                     .readableBytesView)
@@ -124,11 +112,7 @@ struct CheckLaneTests {
 
     @Test("a frame announcing more than 64 KiB goes to NIO with its bytes: a 5,000-check BatchCheck is answered")
     func largeFrameHandedOver() async throws {
-        let backend = try Fixture.makeBackend()
-        try await withServer(backend) { running in
-            let socket = RawSocket()
-            defer { socket.close() }
-            #expect(socket.connect(running.path))
+        try await Self.withConnection { running, socket, _ in
             var batch = Roster_V1_RequestFrame()
             batch.callID = 7
             batch.batchCheck.directoryID = "one"
@@ -151,11 +135,7 @@ struct CheckLaneTests {
 
     @Test("a client that reads late gets every answer: the lane waits for the socket to drain, then reads on")
     func lateReader() async throws {
-        let backend = try Fixture.makeBackend()
-        try await withServer(backend) { running in
-            let socket = RawSocket()
-            defer { socket.close() }
-            #expect(socket.connect(running.path))
+        try await Self.withConnection { running, socket, _ in
             var frames = ByteBuffer()
             let count = 100_000
             for call in 1...count {
@@ -203,11 +183,7 @@ struct CheckLaneTests {
 
     @Test("graceful shutdown closes the lane's connections and the run ends; the socket file goes away")
     func gracefulShutdown() async throws {
-        let backend = try Fixture.makeBackend()
-        try await withServer(backend) { (running: RunningServer) async throws -> Void in
-            let socket = RawSocket()
-            defer { socket.close() }
-            #expect(socket.connect(running.path))
+        try await Self.withConnection { (running: RunningServer, socket: RawSocket, _: FakeBackend) async throws -> Void in
             #expect(socket.send(Array(encode(Fixture.byID(1, "one", Fixture.alice, Fixture.admins)).readableBytesView)))
             #expect(try await Self.receive(socket, frames: 1).first?.check.allowed == true)
             await running.group.triggerGracefulShutdown()
@@ -218,7 +194,18 @@ struct CheckLaneTests {
         }
     }
 
-    // MARK: Streams
+    // MARK: Connections and streams
+
+    /// A server with the lane on the fixture's backend and one raw connection to it.
+    static func withConnection(_ body: (RunningServer, RawSocket, FakeBackend) async throws -> Void) async throws {
+        let backend = try Fixture.makeBackend()
+        try await withServer(backend) { (running: RunningServer) async throws -> Void in
+            let socket = RawSocket()
+            defer { socket.close() }
+            try #require(socket.connect(running.path))
+            try await body(running, socket, backend)
+        }
+    }
 
     /// Checks by id and by name, Health calls and unknown directories, then a few random byte
     /// changes: some streams stay on the lane, some are handed over, some end in a connection

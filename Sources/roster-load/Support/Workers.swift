@@ -14,6 +14,27 @@ enum Workers {
 
     /// Runs `body` on a new detached OS thread (for blocking work started from async code).
     static func spawn(_ body: @escaping @Sendable () -> Void) {
+        if let thread = start(body) {
+            pthread_detach(thread)
+        } else {
+            body()
+        }
+    }
+
+    static func run(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        var threads: [pthread_t] = []
+        for index in 0..<count {
+            if let thread = start({ body(index) }) {
+                threads.append(thread)
+            } else {
+                body(index)
+            }
+        }
+        for thread in threads { pthread_join(thread, nil) }
+    }
+
+    /// A new thread running `body`; nil if the system would not create one.
+    private static func start(_ body: @escaping () -> Void) -> pthread_t? {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var thread = pthread_t()
         let status = pthread_create(
@@ -23,34 +44,11 @@ enum Workers {
                 box.body()
                 return nil
             }, box)
-        if status == 0 {
-            pthread_detach(thread)
-        } else {
+        guard status == 0 else {
             Unmanaged<Box>.fromOpaque(box).release()
-            body()
+            return nil
         }
-    }
-
-    static func run(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-        var threads: [pthread_t] = []
-        for index in 0..<count {
-            let box = Unmanaged.passRetained(Box { body(index) }).toOpaque()
-            var thread = pthread_t()
-            let status = pthread_create(
-                &thread, nil,
-                { raw in
-                    let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-                    box.body()
-                    return nil
-                }, box)
-            if status == 0 {
-                threads.append(thread)
-            } else {
-                Unmanaged<Box>.fromOpaque(box).release()
-                body(index)
-            }
-        }
-        for thread in threads { pthread_join(thread, nil) }
+        return thread
     }
 }
 
