@@ -76,7 +76,9 @@ final class CheckLane: @unchecked Sendable {
     private let handOver: @Sendable (Ticket) -> Void
     private let epoll: Int32
     private let wake: Int32
-    private let commands = Mutex<[Command]>([])
+    /// Commands for the lane's thread, and whether `wake` is still open to signal them (once
+    /// the lane has ended, its descriptor number may belong to another file).
+    private let commands = Mutex<(pending: [Command], wakeOpen: Bool)>(([], true))
     private let logger: Logger
     private let threadName: String
 
@@ -140,16 +142,27 @@ final class CheckLane: @unchecked Sendable {
     }
 
     /// Asks the lane's thread to do `command`.
+    /// Does nothing once the lane has ended.
     func post(_ command: Command) {
-        commands.withLock { $0.append(command) }
-        var one: UInt64 = 1
-        _ = write(wake, &one, MemoryLayout<UInt64>.size)
+        commands.withLock { state in
+            guard state.wakeOpen else { return }
+            state.pending.append(command)
+            var one: UInt64 = 1
+            _ = write(wake, &one, MemoryLayout<UInt64>.size)
+        }
     }
 
     /// Releases what `init` opened, for a lane whose `run()` will never be called.
     func discard() {
         stopListening()
-        close(wake)
+        closeDescriptors()
+    }
+
+    private func closeDescriptors() {
+        commands.withLock { state in
+            state.wakeOpen = false
+            close(wake)
+        }
         close(epoll)
     }
 
@@ -163,8 +176,7 @@ final class CheckLane: @unchecked Sendable {
             fds.deallocate()
             events.deallocate()
             stopListening()
-            close(wake)
-            close(epoll)
+            closeDescriptors()
         }
         while !stopped {
             let ready = c_roster_epoll_wait(epoll, fds, events, Int32(Self.eventCapacity), waitTimeout())
@@ -179,7 +191,7 @@ final class CheckLane: @unchecked Sendable {
                 let fd = fds[position]
                 if fd == wake {
                     runCommands()
-                } else if fd == listener.fd {
+                } else if listening, fd == listener.fd {
                     acceptOne()
                 } else if let connection = connection(fd) {
                     if events[position] & LaneSockets.writable != 0 || connection.unwritten != nil {
@@ -463,9 +475,9 @@ final class CheckLane: @unchecked Sendable {
     private func runCommands() {
         var counter: UInt64 = 0
         _ = read(wake, &counter, MemoryLayout<UInt64>.size)
-        let pending = commands.withLock { commands -> [Command] in
-            defer { commands.removeAll() }
-            return commands
+        let pending = commands.withLock { state -> [Command] in
+            defer { state.pending.removeAll() }
+            return state.pending
         }
         for command in pending {
             switch command {
