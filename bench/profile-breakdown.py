@@ -15,15 +15,16 @@ from collections import Counter, defaultdict
 
 # (category, regex on a demangled frame), most specific first within one frame.
 CATEGORIES = [
-    ("metrics (swift-metrics → Prometheus)", r"ServerMetrics|Prometheus|CoreMetrics|\bMetrics\.|recordDuration|recordCheck|RosterConnectionHandler\.record\("),
+    ("metrics (swift-metrics → Prometheus)", r"ServerMetrics|Prometheus|CoreMetrics|\bMetrics\.|recordDuration|recordCheck|RosterConnectionHandler\.record\(|BurstCounters"),
     ("snapshot copy: IndexPublisher.current + MembershipIndex retain/release", r"IndexPublisher\.current|outlined destroy of MembershipIndex|initializeWithCopy for MembershipIndex|destroy for MembershipIndex"),
     ("index lookup: Lookups.check → MembershipIndex.check (id keys, hash tables, entry copies)", r"MembershipIndex\.check|MembershipIndex\.resolve|Lookups\.check|UserReference\.init|GroupReference\.init|UUIDKey"),
     ("request decode: SwiftProtobuf RequestFrame", r"Roster_V1_RequestFrame\.init\(framePayload|Roster_V1_RequestFrame\.decodeMessage|BinaryDecoder"),
     ("response encode: FastFrames.writeCheckResponse", r"FastFrames\.writeCheckResponse"),
     ("call bookkeeping: state machine, method names, deadlines", r"RosterConnectionHandler\.StateMachine|MethodLabel|methodName|NIODeadline\.now|OneOf_Method"),
-    ("write(2) and flush", r"Socket\.write|writeToSocket|flushNow|PendingWritesManager"),
-    ("read(2) and receive buffers", r"Socket\.read|readFromSocket|RecvBufferAllocator"),
-    ("frame splitting: ByteToMessageHandler / FrameDecoder", r"ByteToMessageHandler|FrameDecoder|NIOSingleStepByteToMessageDecoder"),
+    ("write(2) and flush", r"Socket\.write|writeToSocket|flushNow|PendingWritesManager|CheckLane\.flush|CheckLane\.send|CheckLane\.writable|^__send$|^send$"),
+    ("read(2) and receive buffers", r"Socket\.read|readFromSocket|RecvBufferAllocator|^__libc_recv$|^recv$"),
+    ("frame splitting and in-place reading: FrameDecoder, CheckRequestView", r"ByteToMessageHandler|FrameDecoder|NIOSingleStepByteToMessageDecoder|CheckRequestView|InPlaceChecks"),
+    ("check lane: its own loop code", r"CheckLane\."),
     ("channel handler plumbing", r"RosterConnectionHandler|ChannelHandlerContext|ChannelPipeline"),
     ("event loop: epoll, tasks, wake-ups", r"Selector\.|SelectableEventLoop|epoll"),
     ("SQLite / store (not the lookup path)", r"sqlite|GRDB|RosterStore"),
