@@ -300,16 +300,20 @@ final class CheckLane: @unchecked Sendable {
             return max(result, 0)
         }
         if count == 0 {
-            restoreReadBuffer(&input)
-            if failure == EAGAIN || failure == EWOULDBLOCK || failure == EINTR { return }
-            if failure == 0, let partial = input.readableBytes > 0 ? input : nil {
+            if failure == EAGAIN || failure == EWOULDBLOCK || failure == EINTR {
+                // Nothing to read after all: keep the frame begun earlier.
+                if usesReadBuffer { restoreReadBuffer(&input) } else { connection.partial = input }
+                return
+            }
+            if failure == 0, !usesReadBuffer, input.readableBytes > 0 {
                 logger.debug(
                     "connection closed inside a frame",
                     metadata: [
                         "roster.connection.id": "\(connection.id)",
-                        "roster.error": "\(FrameDecoder.truncationError(partial).message)",
+                        "roster.error": "\(FrameDecoder.truncationError(input).message)",
                     ])
             }
+            if usesReadBuffer { restoreReadBuffer(&input) }
             closeConnection(connection)
             return
         }
