@@ -1,3 +1,5 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -62,6 +64,15 @@ extension RosterServer {
             self.checkLanes = 1
             self.version = "dev"
         }
+
+        /// The channel option both ways of accepting a connection set (a high mark below the low
+        /// one is raised to it).
+        var writeBufferWaterMark: ChannelOptions.Types.WriteBufferWaterMarkOption.Value {
+            .init(low: writeBufferLowWaterMark, high: max(writeBufferLowWaterMark, writeBufferHighWaterMark))
+        }
+
+        /// Reads per readable event on a NIO connection before other channels get their turn.
+        static let maxMessagesPerRead: UInt = 16
 
         /// A page size as a request asks for it: 0 means the default, larger than the maximum
         /// means the maximum.

@@ -266,12 +266,8 @@ public final class RosterServer: Service, Sendable {
         let configuration = server.configuration
         let counted = Atomic<Bool>(false)
         ClientBootstrap(group: group)
-            .channelOption(
-                .writeBufferWaterMark,
-                value: .init(
-                    low: configuration.writeBufferLowWaterMark,
-                    high: max(configuration.writeBufferLowWaterMark, configuration.writeBufferHighWaterMark)))
-            .channelOption(.maxMessagesPerRead, value: 16)
+            .channelOption(.writeBufferWaterMark, value: configuration.writeBufferWaterMark)
+            .channelOption(.maxMessagesPerRead, value: Configuration.maxMessagesPerRead)
             .channelInitializer { channel in
                 // The channel is counted before the lane's count is dropped: never zero between.
                 let (_, shuttingDown) = server.connections.add(channel)
@@ -309,12 +305,8 @@ public final class RosterServer: Service, Sendable {
         let configuration = self.configuration
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
-            .childChannelOption(
-                .writeBufferWaterMark,
-                value: .init(
-                    low: configuration.writeBufferLowWaterMark,
-                    high: max(configuration.writeBufferLowWaterMark, configuration.writeBufferHighWaterMark)))
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.writeBufferWaterMark, value: configuration.writeBufferWaterMark)
+            .childChannelOption(.maxMessagesPerRead, value: Configuration.maxMessagesPerRead)
             .childChannelInitializer { channel in
                 Self.initializeConnection(channel, server: server)
             }

@@ -10,14 +10,20 @@ import Glibc
 /// CPUs the daemon may run on, not the machine's.
 @Suite("Event loops", .serialized, .timeLimit(.minutes(3)))
 struct EventLoopsTests {
-    /// The daemon's NIO event-loop threads, by thread name.
-    static func eventLoopThreads(_ pid: Int32) -> Int {
+    /// The daemon's threads whose name starts with `prefix`.
+    static func threads(_ pid: Int32, named prefix: String) -> Int {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
         return tasks.filter { task in
             let name = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
-            return name.hasPrefix("NIO-ELT")
+            return name.hasPrefix(prefix)
         }.count
     }
+
+    /// The daemon's NIO event-loop threads.
+    static func eventLoopThreads(_ pid: Int32) -> Int { threads(pid, named: "NIO-ELT") }
+
+    /// The daemon's check lane threads.
+    static func laneThreads(_ pid: Int32) -> Int { threads(pid, named: "roster-lane-") }
 
     @Test("--event-loops 3 runs three loops, and both the socket and HTTP answer")
     func explicitCount() async throws {
@@ -33,15 +39,6 @@ struct EventLoopsTests {
         frame.health = Roster_V1_HealthRequest()
         #expect(try lookup.call(frame).health.status == "SERVING")
         try await daemon.stop()
-    }
-
-    /// The daemon's check lane threads, by thread name.
-    static func laneThreads(_ pid: Int32) -> Int {
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return tasks.filter { task in
-            let name = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
-            return name.hasPrefix("roster-lane-")
-        }.count
     }
 
     @Test("--check-lanes 2 runs two lanes beside the loops; --check-lanes 0 none; checks and other calls are answered either way")

@@ -273,43 +273,42 @@ struct CheckLaneTests {
         return frames
     }
 
-    /// Reads until end-of-file (at most 10 s).
-    static func readToEnd(_ socket: RawSocket) async throws -> [UInt8] {
-        var all: [UInt8] = []
+    /// The next bytes the server sent (empty at end-of-file or on an error), or nil when
+    /// `deadline` passes first. Polls without blocking a cooperative thread: the server's
+    /// shutdown handler may need one.
+    static func nextBytes(_ socket: RawSocket, until deadline: ContinuousClock.Instant) async throws -> [UInt8]? {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            // Never block a cooperative thread: the server's shutdown handler may need it.
             var poller = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 0) >= 0 else { break }
+            guard poll(&poller, 1, 0) >= 0 else { return [] }
             if poller.revents == 0 {
                 try await Task.sleep(for: .milliseconds(1))
                 continue
             }
             let count = chunk.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
-            if count <= 0 { return all }
-            all += chunk[..<count]
+            return count <= 0 ? [] : Array(chunk[..<count])
+        }
+        return nil
+    }
+
+    /// Reads until end-of-file (at most 10 s).
+    static func readToEnd(_ socket: RawSocket) async throws -> [UInt8] {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var all: [UInt8] = []
+        while let bytes = try await nextBytes(socket, until: deadline) {
+            if bytes.isEmpty { return all }
+            all += bytes
         }
         throw RosterStatus(.deadlineExceeded, "the server did not close the connection")
     }
 
     /// Reads exactly `frames` answers (at most 10 s).
     static func receive(_ socket: RawSocket, frames wanted: Int) async throws -> [Roster_V1_ResponseFrame] {
+        let deadline = ContinuousClock.now + .seconds(10)
         var buffer = ByteBuffer()
         var frames: [Roster_V1_ResponseFrame] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while frames.count < wanted, ContinuousClock.now < deadline {
-            // Never block a cooperative thread: the server's shutdown handler may need it.
-            var poller = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 0) >= 0 else { break }
-            if poller.revents == 0 {
-                try await Task.sleep(for: .milliseconds(1))
-                continue
-            }
-            let count = chunk.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
-            if count <= 0 { break }
-            buffer.writeBytes(chunk[..<count])
+        while frames.count < wanted, let bytes = try await nextBytes(socket, until: deadline), !bytes.isEmpty {
+            buffer.writeBytes(bytes)
             while let payload = try FrameDecoder.decodeFrame(from: &buffer, maxFrameSize: .max) {
                 frames.append(try Roster_V1_ResponseFrame(framePayload: payload))
             }
