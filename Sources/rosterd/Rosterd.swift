@@ -45,7 +45,22 @@ struct Rosterd: AsyncParsableCommand {
             return handler
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Prometheus's default buckets start at 5 ms; a lookup takes microseconds and a SCIM
+        // write about a millisecond, so both would land in the first bucket.
+        factory.durationHistogramBuckets = [
+            "roster_lookup_call_duration_seconds": [
+                .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250),
+                .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10),
+                .milliseconds(25), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(10),
+            ],
+            "roster_scim_request_duration_seconds": [
+                .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10),
+                .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+                .seconds(1), .seconds(2.5), .seconds(10),
+            ],
+        ]
+        MetricsSystem.bootstrap(factory)
         var logger = Logger(label: "rosterd")
         logger.logLevel = level
 
