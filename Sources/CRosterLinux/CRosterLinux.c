@@ -2,7 +2,6 @@
 #include "CRosterLinux.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
@@ -64,25 +63,31 @@ int c_roster_listen_unix(const char *path, int backlog)
     return fd;
 }
 
-int c_roster_connect_unix(const char *path)
+int c_roster_connect_unix(const char *path, int timeout_ms)
 {
     struct sockaddr_un address;
     if (c_roster_unix_address(path, &address) != 0)
         return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    int result;
-    do {
-        result = connect(fd, (struct sockaddr *)&address, sizeof address);
-    } while (result != 0 && errno == EINTR);
-    if (result != 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
+    /* A non-blocking connect on a Unix socket fails with EAGAIN while the server's backlog is
+       full (it never returns EINPROGRESS): retry every 10 ms until the timeout. */
+    int waited = 0;
+    for (;;) {
+        if (connect(fd, (struct sockaddr *)&address, sizeof address) == 0)
+            return fd;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN || waited >= timeout_ms)
+            break;
+        usleep(10 * 1000);
+        waited += 10;
     }
-    return fd;
+    int saved = errno;
+    close(fd);
+    errno = saved == EAGAIN ? ETIMEDOUT : saved;
+    return -1;
 }
 
 int c_roster_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid)

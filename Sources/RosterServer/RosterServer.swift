@@ -166,12 +166,12 @@ public final class RosterServer: Service, Sendable {
             if !shutdownRequested.load(ordering: .relaxed) {
                 // Accepting failed on its own: take the connections down with it.
                 acceptor.closeNow()
-                for channel in connections.beginShutdown() { channel.close(promise: nil) }
+                for channel in connections.beginShutdown(closingNow: true) { channel.close(promise: nil) }
             }
             await connections.waitUntilEmpty()
         } onCancel: {
             shutdownRequested.store(true, ordering: .relaxed)
-            let channels = connections.beginShutdown()
+            let channels = connections.beginShutdown(closingNow: true)
             acceptor.closeNow()
             for channel in channels { channel.close(promise: nil) }
         }
@@ -265,24 +265,35 @@ public final class RosterServer: Service, Sendable {
     private static func adopt(_ ticket: CheckLane.Ticket, server: ServerContext, group: any EventLoopGroup) {
         let configuration = server.configuration
         let counted = Atomic<Bool>(false)
+        // No bootstrap channel options: NIO applies those before the initializer and closes the
+        // socket if one fails, and `whenFailure` below must know whether the fd is still ours.
         ClientBootstrap(group: group)
-            .channelOption(.writeBufferWaterMark, value: configuration.writeBufferWaterMark)
-            .channelOption(.maxMessagesPerRead, value: Configuration.maxMessagesPerRead)
             .channelInitializer { channel in
                 // The channel is counted before the lane's count is dropped: never zero between.
-                let (_, shuttingDown) = server.connections.add(channel)
+                let (_, shutdown) = server.connections.add(channel)
                 server.connections.removeLaneConnection()
                 counted.store(true, ordering: .relaxed)
                 let logger = server.logger
                 channel.closeFuture.whenComplete { _ in
-                    server.metrics.recordConnections(server.connections.remove(channel))
+                    server.connections.remove(channel)
                     logger.debug("connection closed", metadata: ["roster.connection.id": "\(ticket.connectionID)"])
                 }
-                if let refusal = ticket.refusal { return reject(channel, refusal) }
-                server.laneHandovers.add(1, ordering: .relaxed)
-                var handover = ticket.handover
-                handover.quiesce = handover.quiesce || shuttingDown
                 return channel.eventLoop.makeCompletedFuture {
+                    let options = channel.syncOptions!
+                    try options.setOption(.writeBufferWaterMark, value: configuration.writeBufferWaterMark)
+                    try options.setOption(.maxMessagesPerRead, value: Configuration.maxMessagesPerRead)
+                    if shutdown == .closingNow {
+                        // Cancelled while the lane handed it over: close, as every other connection.
+                        channel.close(promise: nil)
+                        return
+                    }
+                    if let refusal = ticket.refusal {
+                        try channel.pipeline.syncOperations.addHandler(ConnectionRejectionHandler(refusal))
+                        return
+                    }
+                    server.laneHandovers.add(1, ordering: .relaxed)
+                    var handover = ticket.handover
+                    handover.quiesce = handover.quiesce || shutdown == .quiescing
                     try channel.pipeline.syncOperations.addHandler(
                         RosterConnectionHandler(
                             server: server, peer: ticket.peer, connectionID: ticket.connectionID, handover: handover))
@@ -293,9 +304,11 @@ public final class RosterServer: Service, Sendable {
                 server.logger.warning(
                     "a connection from the check lane could not be adopted",
                     metadata: ["roster.connection.id": "\(ticket.connectionID)", "roster.error": "\(error)"])
+                // Before the initializer ran, only creating the channel can have failed, which
+                // leaves the fd open; after it, NIO closed the socket and the channel is counted.
                 if !counted.load(ordering: .relaxed) {
                     close(ticket.fd)
-                    server.metrics.recordConnections(server.connections.removeLaneConnection())
+                    server.connections.removeLaneConnection()
                 }
             }
     }
@@ -321,15 +334,13 @@ public final class RosterServer: Service, Sendable {
     /// installs the connection handler (or a handler that rejects it).
     static func initializeConnection(_ channel: any Channel, server: ServerContext) -> EventLoopFuture<Void> {
         let connectionID = server.nextConnectionID.add(1, ordering: .relaxed).newValue
-        let (count, shuttingDown) = server.connections.add(channel)
-        server.metrics.recordConnections(count)
+        let (count, shutdown) = server.connections.add(channel)
         let logger = server.logger
         channel.closeFuture.whenComplete { _ in
-            let remaining = server.connections.remove(channel)
-            server.metrics.recordConnections(remaining)
+            server.connections.remove(channel)
             logger.debug("connection closed", metadata: ["roster.connection.id": "\(connectionID)"])
         }
-        if let refusal = refusal(server: server, connectionID: connectionID, count: count, shuttingDown: shuttingDown) {
+        if let refusal = refusal(server: server, connectionID: connectionID, count: count, shuttingDown: shutdown != .no) {
             return reject(channel, refusal)
         }
         return PeerCredentials.read(from: channel).flatMap { peer in

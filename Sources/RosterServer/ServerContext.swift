@@ -11,7 +11,7 @@ final class ServerContext: Sendable {
     let metrics: ServerMetrics
     let logger: Logger
     /// Open connections (including ones being rejected).
-    let connections = ConnectionRegistry()
+    let connections: ConnectionRegistry
     let callsTotal = Atomic<UInt64>(0)
     let nextConnectionID = Atomic<UInt64>(0)
     /// Connections the check lanes handed to SwiftNIO because they sent more than plain Checks.
@@ -22,7 +22,9 @@ final class ServerContext: Sendable {
         self.backend = backend
         self.publisher = backend.publisher
         self.configuration = configuration
-        self.metrics = ServerMetrics()
+        let metrics = ServerMetrics()
+        self.metrics = metrics
+        self.connections = ConnectionRegistry { metrics.recordConnections($0) }
         self.logger = logger
         self.started = .now
     }

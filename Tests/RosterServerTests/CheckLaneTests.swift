@@ -194,6 +194,68 @@ struct CheckLaneTests {
         }
     }
 
+    @Test("graceful shutdown does not wait past the grace period for a client that never reads its answers")
+    func graceDeadline() async throws {
+        let backend = try Fixture.makeBackend()
+        try await withServer(backend, configure: { $0.shutdownGracePeriod = .milliseconds(300) }) {
+            (running: RunningServer) async throws -> Void in
+            let socket = RawSocket()
+            defer { socket.close() }
+            try #require(socket.connect(running.path))
+            socket.setNonBlocking()
+            var frames = ByteBuffer()
+            for call in 1...1000 { try frames.writeRosterFrame(Fixture.byID(UInt64(call), "one", Fixture.alice, Fixture.admins)) }
+            let bytes = Array(frames.readableBytesView)
+            // Send until the server stops reading (its answers are stuck in our receive buffer).
+            var idle = 0
+            var offset = 0
+            while idle < 20 {
+                let sent = bytes[offset...].withUnsafeBytes { socket.trySend($0) }
+                #expect(sent >= 0)
+                if sent <= 0 {
+                    idle += 1
+                    try await Task.sleep(for: .milliseconds(10))
+                } else {
+                    idle = 0
+                    offset = (offset + sent) % bytes.count
+                }
+            }
+            let started = ContinuousClock.now
+            await running.group.triggerGracefulShutdown()
+            #expect(try await eventually(timeout: .seconds(5)) { running.server.connectionCount == 0 })
+            #expect(ContinuousClock.now - started >= .milliseconds(250), "closed before the grace period")
+        }
+    }
+
+    @Test("cancelling run() closes lane and NIO connections at once and removes the socket file")
+    func cancellation() async throws {
+        let backend = try Fixture.makeBackend()
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/roster.sock"
+            let server = RosterServer(configuration: .init(socketPath: path), backend: backend, logger: testLogger)
+            let run = Task { try await server.run() }
+            try await server.waitUntilListening()
+            let onLane = RawSocket()
+            let onNIO = RawSocket()
+            defer {
+                onLane.close()
+                onNIO.close()
+            }
+            try #require(onLane.connect(path) && onNIO.connect(path))
+            #expect(onLane.send(Array(encode(Fixture.byID(1, "one", Fixture.alice, Fixture.admins)).readableBytesView)))
+            #expect(onNIO.send(Array(encode(.method(1, .health(Roster_V1_HealthRequest()))).readableBytesView)))
+            #expect(try await Self.receive(onLane, frames: 1).first?.check.allowed == true)
+            #expect(try await Self.receive(onNIO, frames: 1).first?.health.status == "SERVING")
+            #expect(server.checkLaneHandovers == 1)
+            run.cancel()
+            try await run.value
+            #expect(try await Self.readToEnd(onLane).isEmpty)
+            #expect(try await Self.readToEnd(onNIO).isEmpty)
+            #expect(access(path, F_OK) != 0)
+            #expect(server.connectionCount == 0)
+        }
+    }
+
     // MARK: Connections and streams
 
     /// A server with the lane on the fixture's backend and one raw connection to it.

@@ -31,9 +31,9 @@ int c_roster_accept_nonblocking(int listener);
 /// -1 with errno on failure (ENAMETOOLONG when the path does not fit sun_path).
 int c_roster_listen_unix(const char *path, int backlog);
 
-/// A Unix stream socket connected to `path` (a blocking connect), then made non-blocking and
-/// close-on-exec; -1 with errno on failure.
-int c_roster_connect_unix(const char *path);
+/// A non-blocking, close-on-exec Unix stream socket connected to `path`, retrying for up to
+/// `timeout_ms` while the server's backlog is full; -1 with errno on failure (ETIMEDOUT then).
+int c_roster_connect_unix(const char *path, int timeout_ms);
 
 /// SO_PEERCRED of a connected Unix socket: 0 and the three values, or -1 with errno.
 int c_roster_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);

@@ -244,11 +244,10 @@ final class CheckLane: @unchecked Sendable {
 
     private func admit(_ fd: Int32) {
         let connectionID = server.nextConnectionID.add(1, ordering: .relaxed).newValue
-        let (count, shuttingDown) = server.connections.addLaneConnection()
-        server.metrics.recordConnections(count)
+        let (count, shutdown) = server.connections.addLaneConnection()
         let peer = LaneSockets.peerCredentials(fd)
         let refusal =
-            RosterServer.refusal(server: server, connectionID: connectionID, count: count, shuttingDown: shuttingDown)
+            RosterServer.refusal(server: server, connectionID: connectionID, count: count, shuttingDown: shutdown != .no)
             ?? RosterServer.refusal(server: server, connectionID: connectionID, peer: peer)
         if let refusal {
             handOver(Ticket(fd: fd, connectionID: connectionID, peer: peer, refusal: refusal, handover: Handover(quiesce: false)))
@@ -259,7 +258,7 @@ final class CheckLane: @unchecked Sendable {
                 "connection not served: epoll_ctl failed",
                 metadata: ["roster.connection.id": "\(connectionID)", "roster.error": "\(IOError(errnoCode: errno, reason: "epoll_ctl"))"])
             close(fd)
-            server.metrics.recordConnections(server.connections.removeLaneConnection())
+            server.connections.removeLaneConnection()
             return
         }
         let connection = Connection(fd: fd, id: connectionID, peer: peer)
@@ -469,7 +468,7 @@ final class CheckLane: @unchecked Sendable {
     private func closeConnection(_ connection: Connection) {
         forget(connection)
         close(connection.fd)
-        server.metrics.recordConnections(server.connections.removeLaneConnection())
+        server.connections.removeLaneConnection()
         logger.debug("connection closed", metadata: ["roster.connection.id": "\(connection.id)"])
         if quiesceDeadline != nil, connectionCount == 0 { stopped = true }
     }

@@ -7,76 +7,96 @@ import Synchronization
 /// NIOExtras' `ServerQuiescingHelper` does the graceful part only; the server also needs the
 /// count and a way to force-close everything, so it keeps this registry instead.
 final class ConnectionRegistry: Sendable {
+    /// How far shutdown has gone.
+    enum Shutdown: Sendable {
+        case no
+        /// Graceful: connections finish their calls, then close.
+        case quiescing
+        /// Cancelled, or accepting failed: every connection closes now.
+        case closingNow
+    }
+
     private struct State {
         var channels: [ObjectIdentifier: any Channel] = [:]
         /// Connections the check lanes serve (they quiesce and close them themselves).
         var laneConnections = 0
-        var shuttingDown = false
+        var shutdown = Shutdown.no
         var drained: [CheckedContinuation<Void, Never>] = []
+
+        var count: Int { channels.count + laneConnections }
     }
 
     private let state = Mutex(State())
+    /// Told every new count while the registry's lock is held, so that reports from different
+    /// threads (lanes, event loops) reach it in the order the count changed.
+    private let countChanged: @Sendable (Int) -> Void
 
-    var count: Int { state.withLock { $0.channels.count + $0.laneConnections } }
+    init(countChanged: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.countChanged = countChanged
+    }
 
-    /// Adds an accepted channel; returns the count including it and whether shutdown has begun.
-    func add(_ channel: any Channel) -> (count: Int, shuttingDown: Bool) {
+    var count: Int { state.withLock { $0.count } }
+
+    /// Adds an accepted channel; returns the count including it and how far shutdown has gone.
+    func add(_ channel: any Channel) -> (count: Int, shutdown: Shutdown) {
         state.withLock { state in
             state.channels[ObjectIdentifier(channel)] = channel
-            return (state.channels.count + state.laneConnections, state.shuttingDown)
+            countChanged(state.count)
+            return (state.count, state.shutdown)
         }
     }
 
-    /// Adds a connection a check lane accepted; returns the count including it and whether
-    /// shutdown has begun.
-    func addLaneConnection() -> (count: Int, shuttingDown: Bool) {
+    /// Adds a connection a check lane accepted; returns the count including it and how far
+    /// shutdown has gone.
+    func addLaneConnection() -> (count: Int, shutdown: Shutdown) {
         state.withLock { state in
             state.laneConnections += 1
-            return (state.channels.count + state.laneConnections, state.shuttingDown)
+            countChanged(state.count)
+            return (state.count, state.shutdown)
         }
     }
 
     /// Removes a lane connection that closed or became a channel (`add` it first, so the count
     /// never passes through zero while a connection is open).
-    @discardableResult
-    func removeLaneConnection() -> Int {
+    func removeLaneConnection() {
         removing { $0.laneConnections -= 1 }
     }
 
-    /// Removes a closed channel; returns the remaining count.
-    @discardableResult
-    func remove(_ channel: any Channel) -> Int {
+    /// Removes a closed channel.
+    func remove(_ channel: any Channel) {
         removing { $0.channels[ObjectIdentifier(channel)] = nil }
     }
 
-    private func removing(_ change: (inout State) -> Void) -> Int {
-        let (count, waiters): (Int, [CheckedContinuation<Void, Never>]) = state.withLock { state in
+    private func removing(_ change: (inout State) -> Void) {
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
             change(&state)
-            let count = state.channels.count + state.laneConnections
-            guard count == 0 else { return (count, []) }
+            countChanged(state.count)
+            guard state.count == 0 else { return [] }
             let waiters = state.drained
             state.drained = []
-            return (0, waiters)
+            return waiters
         }
         for waiter in waiters { waiter.resume() }
-        return count
     }
 
-    /// Marks the server as shutting down and returns the open channels.
-    func beginShutdown() -> [any Channel] {
+    /// Marks the server as shutting down (`closingNow` also for channels added later) and
+    /// returns the open channels.
+    func beginShutdown(closingNow: Bool = false) -> [any Channel] {
         state.withLock { state in
-            state.shuttingDown = true
+            if closingNow {
+                state.shutdown = .closingNow
+            } else if state.shutdown == .no {
+                state.shutdown = .quiescing
+            }
             return Array(state.channels.values)
         }
     }
 
-    var all: [any Channel] { state.withLock { Array($0.channels.values) } }
-
-    /// Returns once no channel is open.
+    /// Returns once no connection is open.
     func waitUntilEmpty() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { state -> Bool in
-                if state.channels.isEmpty && state.laneConnections == 0 { return true }
+                if state.count == 0 { return true }
                 state.drained.append(continuation)
                 return false
             }

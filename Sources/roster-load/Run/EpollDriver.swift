@@ -33,7 +33,7 @@ enum EpollDriver {
     static func connect(_ path: String, count: Int) throws(LoadError) -> [Int32] {
         var fds: [Int32] = []
         for _ in 0..<count {
-            let fd = c_roster_connect_unix(path)
+            let fd = c_roster_connect_unix(path, 10_000)
             guard fd >= 0 else {
                 let reason = String(cString: strerror(errno))
                 for open in fds { close(open) }
