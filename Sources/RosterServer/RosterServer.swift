@@ -282,6 +282,7 @@ public final class RosterServer: Service, Sendable {
                     let options = channel.syncOptions!
                     try options.setOption(.writeBufferWaterMark, value: configuration.writeBufferWaterMark)
                     try options.setOption(.maxMessagesPerRead, value: Configuration.maxMessagesPerRead)
+                    try options.setOption(.allowRemoteHalfClosure, value: true)
                     if shutdown == .closingNow {
                         // Cancelled while the lane handed it over: close, as every other connection.
                         channel.close(promise: nil)
@@ -320,6 +321,8 @@ public final class RosterServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.writeBufferWaterMark, value: configuration.writeBufferWaterMark)
             .childChannelOption(.maxMessagesPerRead, value: Configuration.maxMessagesPerRead)
+            // A client that half-closes still gets its answers (RosterConnectionHandler.inputEnded).
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 Self.initializeConnection(channel, server: server)
             }

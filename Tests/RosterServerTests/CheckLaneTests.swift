@@ -143,12 +143,14 @@ struct CheckLaneTests {
             }
             let bytes = Array(frames.readableBytesView)
             // Far more answers than socket buffers hold: the sender blocks until we read.
-            let sender = Task.detached { socket.send(bytes) }
+            let sender = Task { try await Self.sendAll(socket, bytes) }
             try await Task.sleep(for: .milliseconds(300))
             let answers = try await Self.receive(socket, frames: count)
-            #expect(await sender.value)
-            #expect(answers.map(\.callID) == (1...count).map(UInt64.init))
-            #expect(answers.map(\.check.allowed) == (1...count).map { $0 % 3 == 0 })
+            #expect(try await sender.value)
+            let misplaced = answers.enumerated().filter { $0.element.callID != UInt64($0.offset + 1) }
+            #expect(misplaced.isEmpty, "\(misplaced.count) answers out of order")
+            let wrong = answers.enumerated().filter { $0.element.check.allowed != (($0.offset + 1) % 3 == 0) }
+            #expect(wrong.isEmpty, "\(wrong.count) wrong answers")
             #expect(running.server.checkLaneHandovers == 0)
         }
     }
@@ -191,6 +193,44 @@ struct CheckLaneTests {
             #expect(try await Self.readToEnd(socket).isEmpty)
             #expect(try await eventually { access(running.path, F_OK) != 0 })
             #expect(running.server.connectionCount == 0)
+        }
+    }
+
+    @Test("a client that pipelines, then half-closes, gets every answer (a revision wait included) before the close", arguments: [0, 1])
+    func halfClose(lanes: Int) async throws {
+        let backend = try Fixture.makeBackend()
+        try await withServer(backend, configure: { $0.checkLanes = lanes }) { running in
+            let socket = RawSocket()
+            defer { socket.close() }
+            try #require(socket.connect(running.path))
+            var frames = ByteBuffer()
+            let count = 20_000
+            for call in 1...count {
+                try frames.writeRosterFrame(Fixture.byID(UInt64(call), "one", call % 2 == 0 ? Fixture.alice : Fixture.carol, Fixture.admins))
+            }
+            // Last, a Check that waits for a revision that never comes: DEADLINE_EXCEEDED in 300 ms.
+            var waiting = Fixture.byID(UInt64(count + 1), "one", Fixture.alice, Fixture.admins)
+            waiting.check.minRevision = backend.publisher.current.revision + 100
+            waiting.timeoutMs = 300
+            try frames.writeRosterFrame(waiting)
+            let bytes = Array(frames.readableBytesView)
+            let sender = Task {
+                let sent = try await Self.sendAll(socket, bytes)
+                shutdown(socket.fd, Int32(SHUT_WR))
+                return sent
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            var received = ByteBuffer(bytes: try await Self.readToEnd(socket))
+            #expect(try await sender.value)
+            var answers: [Roster_V1_ResponseFrame] = []
+            while let payload = try FrameDecoder.decodeFrame(from: &received, maxFrameSize: .max) {
+                answers.append(try Roster_V1_ResponseFrame(framePayload: payload))
+            }
+            #expect(answers.count == count + 1)
+            let wrong = answers.prefix(count).enumerated().filter { $0.element.check.allowed != (($0.offset + 1) % 2 == 0) }
+            #expect(wrong.isEmpty, "\(wrong.count) wrong answers")
+            #expect(answers.last?.callID == UInt64(count + 1))
+            #expect(answers.last?.status.code == .deadlineExceeded)
         }
     }
 
@@ -351,6 +391,23 @@ struct CheckLaneTests {
             return count <= 0 ? [] : Array(chunk[..<count])
         }
         return nil
+    }
+
+    /// Sends all of `bytes` without blocking a cooperative thread (two blocked senders would
+    /// stall every reader in the test process); false on an error.
+    static func sendAll(_ socket: RawSocket, _ bytes: [UInt8]) async throws -> Bool {
+        socket.setNonBlocking()
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { socket.trySend($0) }
+            if sent < 0 { return false }
+            if sent == 0 {
+                try await Task.sleep(for: .milliseconds(1))
+            } else {
+                offset += sent
+            }
+        }
+        return true
     }
 
     /// Reads until end-of-file (at most 10 s).

@@ -54,6 +54,8 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     /// Set by the first read of a burst: when its frames were received (one clock read per burst).
     private var burstStart: NIODeadline?
     private var inPlace = InPlaceChecks()
+    /// The client half-closed: close once the calls in flight are answered.
+    private var inputClosed = false
     /// What the check lane handed over with the connection, processed once it is active.
     private var handover: CheckLane.Handover?
 
@@ -167,12 +169,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let partialFrame, partialFrame.readableBytes > 0 {
-            logger.debug(
-                "connection closed inside a frame",
-                metadata: ["roster.error": "\(FrameDecoder.truncationError(partialFrame).message)"])
-        }
-        partialFrame = nil
+        dropPartialFrame()
         endBurst()
         releaseAll()
         context.fireChannelInactive()
@@ -196,6 +193,8 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             quiesce()
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
+            inputEnded()
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -762,7 +761,25 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     }
 
     private func afterCallEnded() {
-        if state.shouldClose { closeAfterFlush() }
+        if state.shouldClose || (inputClosed && state.calls.isEmpty) { closeAfterFlush() }
+    }
+
+    /// The client closed its sending side (half-close; the channel allows it): nothing more will
+    /// be asked, so the connection closes once the calls in flight have answered and every
+    /// answer is written. A client that pipelines and then half-closes gets all its answers.
+    private func inputEnded() {
+        inputClosed = true
+        dropPartialFrame()
+        if state.calls.isEmpty { closeAfterFlush() }
+    }
+
+    private func dropPartialFrame() {
+        if let partialFrame, partialFrame.readableBytes > 0 {
+            logger.debug(
+                "connection closed inside a frame",
+                metadata: ["roster.error": "\(FrameDecoder.truncationError(partialFrame).message)"])
+        }
+        partialFrame = nil
     }
 
     private func record(method: MethodLabel, received: NIODeadline, code: Roster_V1_Code) {
