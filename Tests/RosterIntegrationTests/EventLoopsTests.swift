@@ -64,6 +64,53 @@ struct EventLoopsTests {
         }
     }
 
+    /// User plus system CPU time of a process so far, in clock ticks.
+    static func cpuTicks(_ pid: Int32) -> Int {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after the command: state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12 else { return 0 }
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
+
+    @Test("out of descriptors, the lane warns once and waits instead of spinning, then serves the waiting connections")
+    func descriptorExhaustion() async throws {
+        let daemon = LiveDaemon(extraArguments: ["--event-loops", "1"])
+        try FileManager.default.createDirectory(atPath: daemon.dataDir, withIntermediateDirectories: true)
+        let wrapper = daemon.dataDir + "/rosterd-few-fds.sh"
+        try "#!/bin/sh\nulimit -n 96\nexec '\(LiveDaemon.binary)' \"$@\"\n".write(toFile: wrapper, atomically: true, encoding: .utf8)
+        chmod(wrapper, 0o755)
+        daemon.executable = wrapper
+        try await daemon.start()
+        let pid = try #require(daemon.process?.processIdentifier)
+
+        // More connections than the daemon has descriptors for: the kernel queues the rest.
+        var connections: [LookupConnection] = []
+        for _ in 0..<150 { connections.append(try LookupConnection(path: daemon.socketPath)) }
+        try await Task.sleep(for: .milliseconds(500))
+        let before = Self.cpuTicks(pid)
+        try await Task.sleep(for: .seconds(1))
+        let spent = Self.cpuTicks(pid) - before
+        // Spinning on the readable listening socket would burn the whole second (100 ticks).
+        #expect(spent < 30, "rosterd used \(spent) ticks in a second while out of descriptors")
+        let log = daemon.logTail()
+        #expect(log.contains("accept failed"), "\(log)")
+
+        // Free descriptors: the queued connections are accepted and answered.
+        connections.removeFirst(100)
+        var health = Roster_V1_RequestFrame()
+        health.health = .init()
+        for connection in connections.suffix(10) {
+            #expect(try connection.call(health).health.status == "SERVING")
+        }
+        let warnings = daemon.logTail().components(separatedBy: "accept failed").count - 1
+        #expect(warnings == 1, "one warning per episode, got \(warnings)")
+        connections.removeAll()
+        #expect(try await daemon.stop() == 0)
+    }
+
     @Test("a check lane count that is not 0...1024 is a startup error naming the flag")
     func refusesBadLaneCounts() throws {
         let dir = "/tmp/roster-cl-" + UUID().uuidString.prefix(8).lowercased()

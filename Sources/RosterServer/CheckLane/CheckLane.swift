@@ -87,6 +87,8 @@ final class CheckLane: @unchecked Sendable {
     private var connectionCount = 0
     private var listening = false
     private var acceptResumesAt: NIODeadline?
+    /// Accepting failed for lack of resources and has not succeeded since.
+    private var acceptFailing = false
     private var quiesceDeadline: NIODeadline?
     private var stopped = false
     private var readBuffer: ByteBuffer?
@@ -230,14 +232,21 @@ final class CheckLane: @unchecked Sendable {
                 return
             default:
                 // Out of descriptors or memory: the listening socket stays readable, so pause
-                // accepting instead of spinning on it.
-                logger.warning(
-                    "accept failed; pausing accepts for 100 ms",
-                    metadata: ["roster.error": "\(IOError(errnoCode: code, reason: "accept4"))"])
+                // accepting instead of spinning on it; one warning per episode, not per retry.
+                if !acceptFailing {
+                    acceptFailing = true
+                    logger.warning(
+                        "accept failed; retrying every 100 ms until it succeeds",
+                        metadata: ["roster.error": "\(IOError(errnoCode: code, reason: "accept4"))"])
+                }
                 LaneSockets.control(epoll, LaneSockets.remove, listener.fd, events: 0)
                 acceptResumesAt = .now() + Self.acceptPause
                 return
             }
+        }
+        if acceptFailing {
+            acceptFailing = false
+            logger.notice("accepting connections again")
         }
         admit(fd)
     }

@@ -30,6 +30,9 @@ final class LiveDaemon: @unchecked Sendable {
         return exe.deletingLastPathComponent().appendingPathComponent("rosterd").path
     }
 
+    /// What `start` runs: the rosterd binary, or a wrapper that execs it.
+    var executable = LiveDaemon.binary
+
     init(dataDir: String? = nil, extraArguments: [String] = []) {
         if let dataDir {
             self.dataDir = dataDir
@@ -52,12 +55,12 @@ final class LiveDaemon: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let readyFile = dataDir + "/ready.json"
         try? FileManager.default.removeItem(atPath: readyFile)
-        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
-            throw Failure(description: "rosterd binary not found at \(Self.binary); run `swift build` first or set ROSTERD")
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw Failure(description: "rosterd binary not found at \(executable); run `swift build` first or set ROSTERD")
         }
         let logPath = dataDir + "/rosterd.log"
         let process = ChildProcess(
-            executable: Self.binary,
+            executable: executable,
             arguments: [
                 "--data-dir", dataDir, "--socket", socketPath, "--scim-listen", "127.0.0.1:0", "--ready-file", readyFile,
                 "--log-level", "warning",
