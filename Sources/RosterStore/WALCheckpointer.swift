@@ -48,6 +48,8 @@ final class WALCheckpointer: Sendable {
         var backgroundPasses = 0
         var writerCheckpoints = 0
         var failures = 0
+        /// The last failure's error, for logs and tests.
+        var lastFailure: String?
         fileprivate var running = false
     }
 
@@ -106,7 +108,9 @@ final class WALCheckpointer: Sendable {
             s.backgroundPasses += 1
             switch result {
             case .success(let counts): s.backfilledFrames = max(0, counts.checkpointedFrameCount)
-            case .failure: s.failures += 1
+            case .failure(let error):
+                s.failures += 1
+                s.lastFailure = "background pass: \(error)"
             }
         }
         if case .failure(let error) = result {
@@ -148,7 +152,10 @@ final class WALCheckpointer: Sendable {
             }
         } catch {
             // SQLITE_BUSY (another checkpoint holds the lock) or I/O: the next batch tries again.
-            state.withLock { $0.failures += 1 }
+            state.withLock {
+                $0.failures += 1
+                $0.lastFailure = "on the writer: \(error)"
+            }
             logger.warning("WAL checkpoint on the writer failed", metadata: ["store.error": "\(error)"])
         }
     }

@@ -366,7 +366,7 @@ struct CheckLaneTests {
             try await Task.sleep(for: .microseconds(100))
         }
         shutdown(socket.fd, Int32(SHUT_WR))
-        var received = ByteBuffer(bytes: try await readToEnd(socket))
+        var received = ByteBuffer(bytes: try await readUntilQuiet(socket))
         var frames: [Roster_V1_ResponseFrame] = []
         while let payload = try FrameDecoder.decodeFrame(from: &received, maxFrameSize: .max) {
             frames.append(try Roster_V1_ResponseFrame(framePayload: payload))
@@ -408,6 +408,18 @@ struct CheckLaneTests {
             }
         }
         return true
+    }
+
+    /// Reads until end-of-file or until nothing arrives for half a second. A half-closed
+    /// connection stays open while a call waits for a revision (a mutation can make one), so
+    /// end-of-file is not guaranteed; both servers are read the same way.
+    static func readUntilQuiet(_ socket: RawSocket) async throws -> [UInt8] {
+        var all: [UInt8] = []
+        while let bytes = try await nextBytes(socket, until: ContinuousClock.now + .milliseconds(500)) {
+            if bytes.isEmpty { return all }
+            all += bytes
+        }
+        return all
     }
 
     /// Reads until end-of-file (at most 10 s).

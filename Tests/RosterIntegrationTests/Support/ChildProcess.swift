@@ -49,6 +49,13 @@ final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, standardOutputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, standardErrorPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        // Nothing else: a child that inherited another test's socket (NIO's client sockets are not
+        // close-on-exec) would keep that connection open after the test closed its end.
+        // glibc 2.34+ has closefrom for spawn; Swift's Glibc module does not show it, so look it up.
+        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
+        if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)
+        }
         // glibc's posix_spawn_file_actions_addchdir_np is not visible from Swift here: change the
         // directory through /bin/sh, which then execs the program with the same arguments.
         var program = executable

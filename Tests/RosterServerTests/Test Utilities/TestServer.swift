@@ -107,7 +107,8 @@ struct RawSocket {
     }
 
     init() {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: a daemon a live test spawns must not inherit (and so keep open) this end.
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     }
 
     func connect(_ path: String) -> Bool {
