@@ -46,29 +46,37 @@ static int c_roster_unix_address(const char *path, struct sockaddr_un *address)
     return 0;
 }
 
+/* Closes fd and returns -1 with the errno that made the caller give up (close may change it). */
+static int c_roster_fail_closing(int fd, int error)
+{
+    close(fd);
+    errno = error;
+    return -1;
+}
+
+/* A non-blocking, close-on-exec Unix stream socket and the address of `path`. */
+static int c_roster_unix_socket(const char *path, struct sockaddr_un *address)
+{
+    if (c_roster_unix_address(path, address) != 0)
+        return -1;
+    return socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
 int c_roster_listen_unix(const char *path, int backlog)
 {
     struct sockaddr_un address;
-    if (c_roster_unix_address(path, &address) != 0)
-        return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = c_roster_unix_socket(path, &address);
     if (fd < 0)
         return -1;
-    if (bind(fd, (struct sockaddr *)&address, sizeof address) != 0 || listen(fd, backlog) != 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
+    if (bind(fd, (struct sockaddr *)&address, sizeof address) != 0 || listen(fd, backlog) != 0)
+        return c_roster_fail_closing(fd, errno);
     return fd;
 }
 
 int c_roster_connect_unix(const char *path, int timeout_ms)
 {
     struct sockaddr_un address;
-    if (c_roster_unix_address(path, &address) != 0)
-        return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = c_roster_unix_socket(path, &address);
     if (fd < 0)
         return -1;
     /* A non-blocking connect on a Unix socket fails with EAGAIN while the server's backlog is
@@ -84,10 +92,23 @@ int c_roster_connect_unix(const char *path, int timeout_ms)
         usleep(10 * 1000);
         waited += 10;
     }
-    int saved = errno;
-    close(fd);
-    errno = saved == EAGAIN ? ETIMEDOUT : saved;
-    return -1;
+    return c_roster_fail_closing(fd, errno == EAGAIN ? ETIMEDOUT : errno);
+}
+
+long c_roster_send_available(int fd, const void *bytes, size_t count)
+{
+    size_t sent = 0;
+    while (sent < count) {
+        ssize_t result = send(fd, (const char *)bytes + sent, count - sent, MSG_NOSIGNAL);
+        if (result >= 0) {
+            sent += (size_t)result;
+        } else if (errno != EINTR) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            return -1;
+        }
+    }
+    return (long)sent;
 }
 
 int c_roster_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid)

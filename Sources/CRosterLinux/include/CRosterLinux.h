@@ -7,6 +7,7 @@
 #ifndef C_ROSTER_LINUX_H
 #define C_ROSTER_LINUX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -34,6 +35,10 @@ int c_roster_listen_unix(const char *path, int backlog);
 /// A non-blocking, close-on-exec Unix stream socket connected to `path`, retrying for up to
 /// `timeout_ms` while the server's backlog is full; -1 with errno on failure (ETIMEDOUT then).
 int c_roster_connect_unix(const char *path, int timeout_ms);
+
+/// Sends as much of `bytes` as a non-blocking socket takes now (retrying on EINTR, no SIGPIPE):
+/// the count sent, which is less than `count` when the socket is full; -1 with errno on an error.
+long c_roster_send_available(int fd, const void *bytes, size_t count);
 
 /// SO_PEERCRED of a connected Unix socket: 0 and the three values, or -1 with errno.
 int c_roster_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);

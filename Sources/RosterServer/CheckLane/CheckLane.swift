@@ -42,8 +42,10 @@ final class CheckLane: @unchecked Sendable {
         var output: ByteBuffer?
         /// Bytes read but not processed: the frame the lane declined and everything after it.
         var input: ByteBuffer?
-        /// The server is shutting down: the handler quiesces as soon as it has caught up.
-        var quiesce: Bool
+        /// The server is shutting down: the handler quiesces as soon as it has caught up. Set by
+        /// `RosterServer.adopt` from the registry (a lane never hands over while it quiesces:
+        /// it stops reading then).
+        var quiesce = false
     }
 
     /// A connection leaving the lane for SwiftNIO.
@@ -259,7 +261,7 @@ final class CheckLane: @unchecked Sendable {
             RosterServer.refusal(server: server, connectionID: connectionID, count: count, shuttingDown: shutdown != .no)
             ?? RosterServer.refusal(server: server, connectionID: connectionID, peer: peer)
         if let refusal {
-            handOver(Ticket(fd: fd, connectionID: connectionID, peer: peer, refusal: refusal, handover: Handover(quiesce: false)))
+            handOver(Ticket(fd: fd, connectionID: connectionID, peer: peer, refusal: refusal, handover: Handover()))
             return
         }
         guard LaneSockets.control(epoll, LaneSockets.add, fd, events: LaneSockets.readable) else {
@@ -426,18 +428,9 @@ final class CheckLane: @unchecked Sendable {
     /// Sends as much of `buffer` as the socket takes, moving its reader index; an error other
     /// than a full socket buffer is returned.
     private func send(_ buffer: inout ByteBuffer, to fd: Int32) -> IOError? {
-        while buffer.readableBytes > 0 {
-            let sent = buffer.withUnsafeReadableBytes { bytes in
-                Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
-            }
-            if sent < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                if code == EAGAIN || code == EWOULDBLOCK { return nil }
-                return IOError(errnoCode: code, reason: "send")
-            }
-            buffer.moveReaderIndex(forwardBy: sent)
-        }
+        let sent = buffer.withUnsafeReadableBytes { c_roster_send_available(fd, $0.baseAddress, $0.count) }
+        guard sent >= 0 else { return IOError(errnoCode: errno, reason: "send") }
+        buffer.moveReaderIndex(forwardBy: sent)
         return nil
     }
 
@@ -464,7 +457,7 @@ final class CheckLane: @unchecked Sendable {
         handOver(
             Ticket(
                 fd: connection.fd, connectionID: connection.id, peer: connection.peer, refusal: nil,
-                handover: Handover(output: answers, input: unprocessed, quiesce: quiesceDeadline != nil)))
+                handover: Handover(output: answers, input: unprocessed)))
     }
 
     /// Stops watching a connection without closing its socket.

@@ -201,14 +201,9 @@ enum EpollDriver {
 
     /// Sends until done or the socket is full; false on an error (errno set).
     private static func sendAll(_ buffer: inout ByteBuffer, _ fd: Int32) -> Bool {
-        while buffer.readableBytes > 0 {
-            let sent = buffer.withUnsafeReadableBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if sent < 0 {
-                if errno == EINTR { continue }
-                return errno == EAGAIN || errno == EWOULDBLOCK
-            }
-            buffer.moveReaderIndex(forwardBy: sent)
-        }
+        let sent = buffer.withUnsafeReadableBytes { c_roster_send_available(fd, $0.baseAddress, $0.count) }
+        guard sent >= 0 else { return false }
+        buffer.moveReaderIndex(forwardBy: sent)
         return true
     }
 
