@@ -94,40 +94,40 @@ public final class RosterServer: Service, Sendable {
     }
 
     public func run() async throws {
-        if configuration.checkLanes > 0 {
-            try await runWithCheckLanes()
-            return
-        }
         let path = configuration.socketPath
-        let serverChannel: any Channel
-        let identity: (device: UInt64, inode: UInt64)?
+        let started: (acceptor: Acceptor, identity: SocketFile.Identity?)
         do {
             if try SocketFile.prepare(path: path) == .removedStale {
                 logger.notice("removed stale socket file", metadata: ["roster.socket.path": "\(path)"])
             }
-            serverChannel = try await bind(path: path)
-            identity = SocketFile.identity(path: path)
-            do {
-                try SocketFile.chmod(path: path, mode: configuration.socketMode)
-            } catch {
-                try? await serverChannel.close()
-                SocketFile.remove(path: path, ifIdentity: identity)
-                throw error
-            }
+            started = configuration.checkLanes > 0 ? try startCheckLanes(path: path) : try await startNIO(path: path)
         } catch {
             setReadiness(.failure(error))
             throw error
         }
         logListening()
         setReadiness(.success(()))
-        try await serve(
-            Acceptor(
-                untilStopped: { try? await serverChannel.closeFuture.get() },
-                stopAccepting: { serverChannel.close(promise: nil) },
-                closeNow: { serverChannel.close(promise: nil) },
-                afterwards: {},
-                failure: "the listening socket \(path) closed unexpectedly"),
-            path: path, identity: identity)
+        try await serve(started.acceptor, path: path, identity: started.identity)
+    }
+
+    /// Binds a NIO server channel to `path`: it accepts and serves every connection.
+    private func startNIO(path: String) async throws -> (acceptor: Acceptor, identity: SocketFile.Identity?) {
+        let serverChannel = try await bind(path: path)
+        let identity = SocketFile.identity(path: path)
+        do {
+            try SocketFile.chmod(path: path, mode: configuration.socketMode)
+        } catch {
+            try? await serverChannel.close()
+            SocketFile.remove(path: path, ifIdentity: identity)
+            throw error
+        }
+        let acceptor = Acceptor(
+            untilStopped: { try? await serverChannel.closeFuture.get() },
+            stopAccepting: { serverChannel.close(promise: nil) },
+            closeNow: { serverChannel.close(promise: nil) },
+            afterwards: {},
+            failure: "the listening socket \(path) closed unexpectedly")
+        return (acceptor, identity)
     }
 
     /// What accepts the connections (the NIO server channel, or the check lanes), as
@@ -147,7 +147,7 @@ public final class RosterServer: Service, Sendable {
 
     /// Serves until graceful shutdown (quiesce, then wait for every connection), cancellation
     /// (close everything) or the acceptor stopping on its own (close everything, then throw).
-    private func serve(_ acceptor: Acceptor, path: String, identity: (device: UInt64, inode: UInt64)?) async throws {
+    private func serve(_ acceptor: Acceptor, path: String, identity: SocketFile.Identity?) async throws {
         let connections = server.connections
         let shutdownRequested = Atomic<Bool>(false)
         let logger = self.logger
@@ -193,47 +193,36 @@ public final class RosterServer: Service, Sendable {
             ])
     }
 
-    /// `run()` with the check lanes accepting and serving plain Checks (see `CheckLane`); every
-    /// connection that needs more is adopted by a NIO channel on `group`.
-    private func runWithCheckLanes() async throws {
-        let path = configuration.socketPath
+    /// Listens on `path` with the check lanes accepting and serving plain Checks (see
+    /// `CheckLane`); every connection that needs more is adopted by a NIO channel on `group`.
+    private func startCheckLanes(path: String) throws -> (acceptor: Acceptor, identity: SocketFile.Identity?) {
         let laneCount = configuration.checkLanes
-        let listener: CheckLane.SharedListener
-        let identity: (device: UInt64, inode: UInt64)?
+        let fd: Int32
+        do {
+            fd = try LaneSockets.listen(path: path, backlog: 1024)
+        } catch {
+            throw RosterServerError(.socketSetup, "cannot listen on \(path)", cause: error)
+        }
+        let identity = SocketFile.identity(path: path)
+        let listener = CheckLane.SharedListener(fd: fd, laneCount: laneCount)
         var created: [CheckLane] = []
         do {
-            if try SocketFile.prepare(path: path) == .removedStale {
-                logger.notice("removed stale socket file", metadata: ["roster.socket.path": "\(path)"])
-            }
-            let fd: Int32
-            do {
-                fd = try LaneSockets.listen(path: path, backlog: 1024)
-            } catch {
-                throw RosterServerError(.socketSetup, "cannot listen on \(path)", cause: error)
-            }
-            identity = SocketFile.identity(path: path)
-            listener = CheckLane.SharedListener(fd: fd, laneCount: laneCount)
-            do {
-                try SocketFile.chmod(path: path, mode: configuration.socketMode)
-                let server = self.server
-                let group = self.group
-                for number in 0..<laneCount {
-                    created.append(
-                        try CheckLane(number: number, server: server, listener: listener) { ticket in
-                            Self.adopt(ticket, server: server, group: group)
-                        })
-                }
-            } catch {
-                // Lanes that exist hold the listener; the ones never created release it here.
-                for _ in created.count..<laneCount { listener.release() }
-                for lane in created { lane.discard() }
-                SocketFile.remove(path: path, ifIdentity: identity)
-                throw error is RosterServerError
-                    ? error : RosterServerError(.socketSetup, "cannot start the check lanes for \(path)", cause: error)
+            try SocketFile.chmod(path: path, mode: configuration.socketMode)
+            let server = self.server
+            let group = self.group
+            for number in 0..<laneCount {
+                created.append(
+                    try CheckLane(number: number, server: server, listener: listener) { ticket in
+                        Self.adopt(ticket, server: server, group: group)
+                    })
             }
         } catch {
-            setReadiness(.failure(error))
-            throw error
+            // Lanes that exist hold the listener; the ones never created release it here.
+            for _ in created.count..<laneCount { listener.release() }
+            for lane in created { lane.discard() }
+            SocketFile.remove(path: path, ifIdentity: identity)
+            throw error is RosterServerError
+                ? error : RosterServerError(.socketSetup, "cannot start the check lanes for \(path)", cause: error)
         }
         let lanes = created
         let threads = NIOThreadPool(numberOfThreads: laneCount)
@@ -245,19 +234,16 @@ public final class RosterServer: Service, Sendable {
                 finished.laneEnded()
             }
         }
-        logListening()
-        setReadiness(.success(()))
-        try await serve(
-            Acceptor(
-                untilStopped: { await finished.waitForFirst() },
-                stopAccepting: { for lane in lanes { lane.post(.quiesce) } },
-                closeNow: { for lane in lanes { lane.post(.closeAll) } },
-                afterwards: {
-                    await finished.waitForAll()
-                    try? await threads.shutdownGracefully()
-                },
-                failure: "a check lane on \(path) stopped unexpectedly"),
-            path: path, identity: identity)
+        let acceptor = Acceptor(
+            untilStopped: { await finished.waitForFirst() },
+            stopAccepting: { for lane in lanes { lane.post(.quiesce) } },
+            closeNow: { for lane in lanes { lane.post(.closeAll) } },
+            afterwards: {
+                await finished.waitForAll()
+                try? await threads.shutdownGracefully()
+            },
+            failure: "a check lane on \(path) stopped unexpectedly")
+        return (acceptor, identity)
     }
 
     /// Makes a connection the check lane let go of into a NIO channel: a refused one gets its

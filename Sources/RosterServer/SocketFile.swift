@@ -84,8 +84,11 @@ enum SocketFile {
         }
     }
 
+    /// Which file a path named when it was checked: the socket we bound, not a later one.
+    typealias Identity = (device: UInt64, inode: UInt64)
+
     /// The file's identity, to remove it on exit only if it is still ours.
-    static func identity(path: String) -> (device: UInt64, inode: UInt64)? {
+    static func identity(path: String) -> Identity? {
         var info = stat()
         guard lstat(path, &info) == 0 else { return nil }
         return (UInt64(info.st_dev), UInt64(info.st_ino))
@@ -103,7 +106,7 @@ enum SocketFile {
         }
     }
 
-    static func remove(path: String, ifIdentity identity: (device: UInt64, inode: UInt64)?) {
+    static func remove(path: String, ifIdentity identity: Identity?) {
         guard let identity, let current = Self.identity(path: path), current == identity else { return }
         unlink(path)
     }

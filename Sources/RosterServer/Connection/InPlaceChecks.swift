@@ -26,8 +26,7 @@ struct InPlaceChecks {
     /// having written nothing, when the frame needs the generic path.
     mutating func answer(_ payload: ByteBuffer, index: MembershipIndex, into output: inout ByteBuffer) -> Bool {
         payload.withUnsafeReadableBytes { bytes -> Bool in
-            guard let view = CheckRequestView(payload: bytes), view.callID != 0, view.minRevision <= index.revision
-            else { return false }
+            guard let view = Self.plainCheck(bytes, index) else { return false }
             return answer(view, bytes, index: index, into: &output)
         }
     }
@@ -35,11 +34,15 @@ struct InPlaceChecks {
     /// The call id of `payload` if `answer` would take it (the NIO handler checks it against its
     /// call table first: a duplicate id is the generic path's to reject).
     static func callID(ifPlainCheck payload: ByteBuffer, index: MembershipIndex) -> UInt64? {
-        payload.withUnsafeReadableBytes { bytes in
-            guard let view = CheckRequestView(payload: bytes), view.callID != 0, view.minRevision <= index.revision
-            else { return nil }
-            return view.callID
-        }
+        payload.withUnsafeReadableBytes { bytes in plainCheck(bytes, index)?.callID }
+    }
+
+    /// The frame read as a Check this code answers: one the view reads exactly, with a call id,
+    /// and no `min_revision` the index has not reached.
+    private static func plainCheck(_ bytes: UnsafeRawBufferPointer, _ index: MembershipIndex) -> CheckRequestView? {
+        guard let view = CheckRequestView(payload: bytes), view.callID != 0, view.minRevision <= index.revision
+        else { return nil }
+        return view
     }
 
     private mutating func answer(
