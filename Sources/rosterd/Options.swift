@@ -143,24 +143,27 @@ struct DaemonOptions: ParsableArguments {
     /// shared group from the machine and cgroup quotas, not from the affinity mask, so a daemon
     /// confined by taskset or a cpuset would otherwise run more loops than cores.
     func resolvedEventLoops() throws -> Int {
-        if let text = eventLoops.map(String.init) ?? environment["ROSTER_EVENT_LOOPS"] {
-            guard let count = Int(text), (1...1024).contains(count) else {
-                throw ValidationError("--event-loops must be a number from 1 to 1024 (got '\(text)')")
-            }
-            return count
-        }
-        return max(1, min(System.coreCount, CPUAffinity.allowedCPUCount ?? System.coreCount))
+        try threadCount(eventLoops, flag: "--event-loops", variable: "ROSTER_EVENT_LOOPS", range: 1...1024)
+            ?? max(1, min(System.coreCount, CPUAffinity.allowedCPUCount ?? System.coreCount))
     }
 
     /// The check lane thread count: by default as many as event loops (one per usable CPU).
     func resolvedCheckLanes(eventLoops: Int) throws -> Int {
-        if let text = checkLanes.map(String.init) ?? environment["ROSTER_CHECK_LANES"] {
-            guard let count = Int(text), (0...1024).contains(count) else {
-                throw ValidationError("--check-lanes must be a number from 0 to 1024 (got '\(text)'); 0 turns the lane off")
-            }
-            return count
+        try threadCount(
+            checkLanes, flag: "--check-lanes", variable: "ROSTER_CHECK_LANES", range: 0...1024,
+            note: "; 0 turns the lane off") ?? eventLoops
+    }
+
+    /// A thread count from its flag, else its environment variable; nil when neither is set.
+    private func threadCount(
+        _ value: Int?, flag: String, variable: String, range: ClosedRange<Int>, note: String = ""
+    ) throws -> Int? {
+        guard let text = value.map(String.init) ?? environment[variable] else { return nil }
+        guard let count = Int(text), range.contains(count) else {
+            throw ValidationError(
+                "\(flag) must be a number from \(range.lowerBound) to \(range.upperBound) (got '\(text)')\(note)")
         }
-        return eventLoops
+        return count
     }
 
     func resolvedLogLevel() throws -> Logger.Level {

@@ -247,19 +247,7 @@ struct CheckLaneTests {
             for call in 1...1000 { try frames.writeRosterFrame(Fixture.byID(UInt64(call), "one", Fixture.alice, Fixture.admins)) }
             let bytes = Array(frames.readableBytesView)
             // Send until the server stops reading (its answers are stuck in our receive buffer).
-            var idle = 0
-            var offset = 0
-            while idle < 20 {
-                let sent = bytes[offset...].withUnsafeBytes { socket.trySend($0) }
-                #expect(sent >= 0)
-                if sent <= 0 {
-                    idle += 1
-                    try await Task.sleep(for: .milliseconds(10))
-                } else {
-                    idle = 0
-                    offset = (offset + sent) % bytes.count
-                }
-            }
+            _ = try await socket.sendUntilPeerStopsReading(bytes, idleRounds: 20)
             let started = ContinuousClock.now
             await running.group.triggerGracefulShutdown()
             #expect(try await eventually(timeout: .seconds(5)) { running.server.connectionCount == 0 })

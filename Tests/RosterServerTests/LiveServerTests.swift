@@ -425,23 +425,9 @@ struct LiveServerTests {
             let bytes = Array(batch.readableBytesView)
             // Keep sending checks and never read an answer. If the server kept reading, it would
             // buffer every answer; instead its output fills, it stops reading, and our sends block.
-            let budget = 64 * 1024 * 1024
-            var total = 0
-            var offset = 0
-            var idle = 0
-            while total < budget && idle < 30 {
-                let written = bytes[offset...].withUnsafeBytes { socket.trySend($0) }
-                #expect(written >= 0)
-                if written <= 0 {
-                    idle += 1
-                    try await Task.sleep(for: .milliseconds(10))
-                } else {
-                    idle = 0
-                    total += written
-                    offset = (offset + written) % bytes.count
-                }
-            }
-            #expect(idle >= 30, "the server kept reading \(total) bytes of requests it could not answer")
+            let (total, stopped) = try await socket.sendUntilPeerStopsReading(
+                bytes, idleRounds: 30, budget: 64 * 1024 * 1024)
+            #expect(stopped, "the server kept reading \(total) bytes of requests it could not answer")
             #expect(total < 16 * 1024 * 1024)
             // The server is fine and serves others.
             let client = try await RosterClient.connect(socketPath: running.path)

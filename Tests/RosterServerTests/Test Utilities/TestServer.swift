@@ -3,6 +3,7 @@ import Logging
 import RosterProtocol
 import RosterServer
 import ServiceLifecycle
+import Testing
 
 /// Quiet unless ROSTER_TEST_LOG is set (then debug records go to stderr).
 let testLogger: Logger = {
@@ -150,5 +151,31 @@ struct RawSocket {
 
     func close() {
         Glibc.close(fd)
+    }
+}
+
+extension RawSocket {
+    /// Sends `bytes` over and over on this non-blocking socket without reading any answer,
+    /// until `idleRounds` sends in a row (10 ms apart) take nothing, or `budget` bytes went out.
+    /// Returns the bytes sent and whether the peer stopped reading.
+    func sendUntilPeerStopsReading(_ bytes: [UInt8], idleRounds: Int, budget: Int = .max) async throws
+        -> (sent: Int, stopped: Bool)
+    {
+        var total = 0
+        var offset = 0
+        var idle = 0
+        while total < budget && idle < idleRounds {
+            let written = bytes[offset...].withUnsafeBytes { trySend($0) }
+            #expect(written >= 0)
+            if written <= 0 {
+                idle += 1
+                try await Task.sleep(for: .milliseconds(10))
+            } else {
+                idle = 0
+                total += written
+                offset = (offset + written) % bytes.count
+            }
+        }
+        return (total, idle >= idleRounds)
     }
 }
