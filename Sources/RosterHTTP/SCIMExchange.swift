@@ -13,13 +13,19 @@ public struct SCIMHTTPRequest: Sendable {
     public var query: String?
     /// Header values by lowercased name (the last one wins for repeated headers).
     public var headers: [String: String]
+    /// Lowercased names of headers the request sent more than once (ambiguous for credentials).
+    public var repeatedHeaders: Set<String>
     public var body: [UInt8]
 
-    public init(method: String, path: String, query: String? = nil, headers: [String: String] = [:], body: [UInt8] = []) {
+    public init(
+        method: String, path: String, query: String? = nil, headers: [String: String] = [:],
+        repeatedHeaders: Set<String> = [], body: [UInt8] = []
+    ) {
         self.method = method.uppercased()
         self.path = path
         self.query = query
         self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { $1 })
+        self.repeatedHeaders = Set(repeatedHeaders.map { $0.lowercased() })
         self.body = body
     }
 

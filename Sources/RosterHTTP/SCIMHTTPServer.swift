@@ -48,9 +48,15 @@ public enum SCIMHTTPServer {
                 }
             }
             var headers: [String: String] = [:]
-            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            var repeated: Set<String> = []
+            for field in request.headers {
+                if headers.updateValue(field.value, forKey: field.name.canonicalName) != nil {
+                    repeated.insert(field.name.canonicalName)
+                }
+            }
             let scimRequest = SCIMHTTPRequest(
-                method: request.method.rawValue, path: path, query: request.uri.query, headers: headers, body: body)
+                method: request.method.rawValue, path: path, query: request.uri.query, headers: headers,
+                repeatedHeaders: repeated, body: body)
             return convert(await service.handle(scimRequest))
         }
         // TLS wraps each accepted connection before HTTP/1.1; the responder does not change.

@@ -41,6 +41,9 @@ public final class SCIMService: Sendable {
     let logger: Logger
     private let requestCounter: Counter
     private let unauthorizedCounter: Counter
+    private let unauthorizedByReason: [Unauthenticated: Counter]
+    /// One log line per episode of refused requests, not one per request.
+    private let refusalLog = Mutex(RefusalLog(interval: .seconds(10)))
     /// `configuration.publicBaseURL` with the port the listener really bound, when the configured
     /// one says port 0 ("pick a free port", e.g. `--scim-listen 127.0.0.1:0` without
     /// `--public-url`). Without it every Location, `meta.location` and `$ref` named port 0.
@@ -52,6 +55,10 @@ public final class SCIMService: Sendable {
         self.logger = logger
         requestCounter = Counter(label: "roster_scim_requests_total")
         unauthorizedCounter = Counter(label: "roster_scim_unauthorized_total")
+        unauthorizedByReason = Dictionary(
+            uniqueKeysWithValues: Unauthenticated.allCases.map {
+                ($0, Counter(label: "roster_scim_unauthenticated_total", dimensions: [("reason", $0.rawValue)]))
+            })
     }
 
     /// Tells the service the port its HTTP listener bound (called by `SCIMHTTPServer`). Only a
@@ -86,28 +93,17 @@ public final class SCIMService: Sendable {
         let routeSegments = Array(segments.dropFirst(3))
         var response: SCIMHTTPResponse
         var provider: String?
-        if let directory = store.publisher.current.directory(directoryID),
-            authenticate(request, directoryID: directoryID)
-        {
+        switch authenticate(request, directoryID: directoryID) {
+        case .success(let directory):
             provider = directory.provider.rawValue
             let context = RequestContext(
                 request: request, directory: directory, baseURL: scimBaseURL(directoryID: directoryID),
                 started: started)
             response = await route(routeSegments, context)
-        } else {
-            unauthorizedCounter.increment()
-            logger.warning(
-                "scim request refused: unauthorized",
-                metadata: ["scim.directory": "\(directoryID)", "scim.method": "\(request.method)", "scim.path": "\(request.path)"])
-            response = .error(
-                SCIMError(
-                    status: 401, scimType: nil,
-                    detail: "missing or invalid bearer token for directory \(directoryID); send 'Authorization: Bearer <token>' with the token shown when the directory was created or rotated"),
-                headers: [("WWW-Authenticate", "Bearer realm=\"roster\"")])
-        }
-        if response.status >= 400 && request.method != "GET" {
-            // Writes record their own audit row in the writer; this covers refusals before it.
-            if response.header("Roster-Audited") == nil {
+            if response.status >= 400 && request.method != "GET" && response.header("Roster-Audited") == nil {
+                // Writes record their own audit row in the writer; this covers an authenticated
+                // request refused before it (bad JSON, a limit). Unauthenticated ones never reach
+                // here: they are counted, not stored, so a stranger cannot grow the database.
                 store.recordAudit(
                     AuditEntry(
                         revision: nil, time: Int64(Date().timeIntervalSince1970 * 1000), directoryID: directoryID,
@@ -115,17 +111,22 @@ public final class SCIMService: Sendable {
                         outcome: "refused", detail: Self.detail(of: response),
                         durationMicroseconds: (ContinuousClock.now - started).microseconds))
             }
+        case .failure(let refusal):
+            response = unauthorized(refusal, request: request, directoryID: directoryID)
         }
         response.headers.removeAll { $0.0 == "Roster-Audited" }
-        let labels = [
-            ("provider", provider ?? "unknown"), ("method", request.method), ("status", "\(response.status)"),
-        ]
+        // Only known methods become label values: a client inventing methods must not be able to
+        // create metric series without bound.
+        let method = Self.metricMethods.contains(request.method) ? request.method : "other"
+        let labels = [("provider", provider ?? "unknown"), ("method", method), ("status", "\(response.status)")]
         Counter(label: "roster_scim_requests", dimensions: labels).increment()
-        Timer(label: "roster_scim_request_duration_seconds", dimensions: [("method", request.method)])
+        Timer(label: "roster_scim_request_duration_seconds", dimensions: [("method", method)])
             .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         requestCounter.increment()
         return response
     }
+
+    private static let metricMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
     private static func detail(of response: SCIMHTTPResponse) -> String {
         guard case .object(let body)? = try? JSONParser.parse(response.body),
@@ -134,25 +135,69 @@ public final class SCIMService: Sendable {
         return detail
     }
 
+    /// Why a request was not authenticated; the metric's `reason` label.
+    enum Unauthenticated: String, CaseIterable, Error {
+        case missingCredentials = "missing_credentials"
+        case repeatedCredentials = "repeated_credentials"
+        case malformedCredentials = "malformed_credentials"
+        case unknownDirectory = "unknown_directory"
+        case wrongToken = "wrong_token"
+    }
+
     /// Bearer (or Basic with the token as password, for providers that only speak Basic).
-    private func authenticate(_ request: SCIMHTTPRequest, directoryID: String) -> Bool {
-        guard let header = request.header("authorization") else { return false }
+    /// Succeeds with the directory when the request carries one of its live tokens. A directory
+    /// that does not exist is refused exactly like a wrong token (same status, same body), so the
+    /// answer does not reveal which directory ids exist; only the metric tells them apart.
+    private func authenticate(_ request: SCIMHTTPRequest, directoryID: String) -> Result<Directory, Unauthenticated> {
+        guard let header = request.header("authorization") else { return .failure(.missingCredentials) }
+        // Two Authorization headers are ambiguous (which one did a proxy check?): refuse both.
+        if request.repeatedHeaders.contains("authorization") { return .failure(.repeatedCredentials) }
         let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2 else { return false }
-        let scheme = parts[0].lowercased()
+        guard parts.count == 2 else { return .failure(.malformedCredentials) }
         let credential = parts[1].trimmingCharacters(in: .whitespaces)
-        switch scheme {
+        let token: String
+        switch parts[0].lowercased() {
         case "bearer":
-            return store.authenticate(directoryID: directoryID, token: credential)
+            token = credential
         case "basic":
             guard let data = Data(base64Encoded: credential), let text = String(data: data, encoding: .utf8),
                 let colon = text.firstIndex(of: ":")
-            else { return false }
-            return store.authenticate(directoryID: directoryID, token: String(text[text.index(after: colon)...]))
+            else { return .failure(.malformedCredentials) }
+            token = String(text[text.index(after: colon)...])
         default:
-            return false
+            return .failure(.malformedCredentials)
         }
+        guard let directory = store.publisher.current.directory(directoryID) else { return .failure(.unknownDirectory) }
+        return store.authenticate(directoryID: directoryID, token: token) ? .success(directory) : .failure(.wrongToken)
     }
+
+    /// The 401 for an unauthenticated request: counted by reason and logged at most once per
+    /// `refusalLog` interval (with the count since the last line), never written to the audit
+    /// table, so a flood of them costs no disk.
+    private func unauthorized(_ reason: Unauthenticated, request: SCIMHTTPRequest, directoryID: String)
+        -> SCIMHTTPResponse
+    {
+        unauthorizedCounter.increment()
+        unauthorizedByReason[reason]?.increment()
+        if let summary = refusalLog.withLock({ $0.record(now: ContinuousClock.now) }) {
+            logger.warning(
+                "scim requests refused: unauthorized",
+                metadata: [
+                    "scim.refused": "\(summary.count)", "scim.since_seconds": "\(summary.seconds)",
+                    "scim.reason": "\(reason.rawValue)", "scim.directory": "\(directoryID.truncated(toUTF8Bytes: 64))",
+                    "scim.method": "\(request.method.truncated(toUTF8Bytes: 16))",
+                    "scim.path": "\(request.path.truncated(toUTF8Bytes: 256))",
+                ])
+        }
+        let detail =
+            reason == .repeatedCredentials
+            ? "send exactly one Authorization header"
+            : "missing or invalid bearer token for directory \(directoryID.truncated(toUTF8Bytes: 64)); send 'Authorization: Bearer <token>' with the token shown when the directory was created or rotated"
+        return .error(
+            SCIMError(status: 401, scimType: nil, detail: detail),
+            headers: [("WWW-Authenticate", "Bearer realm=\"roster\"")])
+    }
+
 
     struct RequestContext {
         var request: SCIMHTTPRequest

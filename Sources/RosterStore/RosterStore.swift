@@ -400,6 +400,11 @@ public final class RosterStore: Sendable {
             db)
     }
 
+    /// Longest path and detail stored in an audit row, in UTF-8 bytes; longer ones are cut (with
+    /// "…"), so a row's size does not depend on what a client sent.
+    static let maxAuditPathBytes = 512
+    static let maxAuditDetailBytes = 2048
+
     /// The one INSERT of an audit row, for writes (in their savepoint) and for buffered refusals.
     private static func insertAudit(_ e: AuditEntry, _ db: Database) throws {
         try db.cachedStatement(
@@ -408,8 +413,9 @@ public final class RosterStore: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
-            e.revision.map { Int64($0) }, e.time, e.directoryID, e.provider, e.method, e.path, e.status, e.outcome,
-            e.detail, e.durationMicroseconds,
+            e.revision.map { Int64($0) }, e.time, e.directoryID?.truncated(toUTF8Bytes: 64), e.provider,
+            e.method.truncated(toUTF8Bytes: 16), e.path.truncated(toUTF8Bytes: maxAuditPathBytes), e.status,
+            e.outcome, e.detail.truncated(toUTF8Bytes: maxAuditDetailBytes), e.durationMicroseconds,
         ])
     }
 
@@ -588,7 +594,8 @@ public final class RosterStore: Sendable {
         try pool.read { db in
             let columns = "revision, seq, directory_id, kind, user_id, group_id, cause, time"
             let scope = directoryID == nil ? "" : "AND directory_id = ?"
-            var arguments: StatementArguments = [Int64(revision)]
+            // Clamped, not converted: a revision past Int64.max has no events after it, and must not trap.
+            var arguments: StatementArguments = [Int64(clamping: revision)]
             if let directoryID { arguments += [directoryID] }
             var events = try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT \(columns) FROM events WHERE revision > ? \(scope) ORDER BY revision, seq LIMIT ?"),
@@ -694,6 +701,30 @@ public final class RosterStore: Sendable {
         _ = watchFloors.withLock { $0.floors.removeValue(forKey: handle) }
     }
 
+    /// Deletes audit rows older than `auditRetentionDays`. Returns how many were removed.
+    /// Rows go in id order (the order they were written, so the oldest first) in slices of
+    /// `auditPruneSlice`, each its own transaction on the writer's queue, so SCIM writes interleave
+    /// with a large prune instead of waiting behind it.
+    @discardableResult
+    public func compactAudit(nowMillis: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) async throws -> Int {
+        let cutoffTime = nowMillis - Int64(configuration.auditRetentionDays) * 86_400_000
+        var removed = 0
+        while true {
+            let slice = try await onWriterQueue { [self] in
+                try pool.write { db in
+                    try db.execute(
+                        sql: "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < ? ORDER BY id LIMIT ?)",
+                        arguments: [cutoffTime, Self.auditPruneSlice])
+                    return db.changesCount
+                }
+            }
+            removed += slice
+            if slice < Self.auditPruneSlice { return removed }
+        }
+    }
+
+    static let auditPruneSlice = 5_000
+
     /// Deletes events older than the retention window (days) that are also outside the newest
     /// `eventRetentionCount`, never one a live Watch still needs. Returns how many were removed.
     @discardableResult
@@ -709,7 +740,7 @@ public final class RosterStore: Sendable {
                         db, sql: "SELECT revision FROM events ORDER BY revision DESC, seq DESC LIMIT 1 OFFSET ?",
                         arguments: [keepCount]) ?? -1
                 var boundary = countBoundary
-                if let floor { boundary = min(boundary, Int64(floor)) }
+                if let floor { boundary = min(boundary, Int64(clamping: floor)) }
                 try db.execute(
                     sql: "DELETE FROM events WHERE revision <= ? AND time < ?", arguments: [boundary, cutoffTime])
                 return db.changesCount

@@ -7,6 +7,7 @@
 /// | `maxBatch` | Int | 256 | most requests committed in one transaction (group commit); 1 turns batching off |
 /// | `eventRetentionDays` | Int | 30 | events younger than this are kept |
 /// | `eventRetentionCount` | Int | 10,000,000 | the newest this many events are kept, whatever their age |
+/// | `auditRetentionDays` | Int | 90 | audit rows younger than this are kept; older ones are pruned hourly |
 /// | `busyTimeoutSeconds` | Double | 5 | how long to wait for a lock held by another process (e.g. a backup tool) |
 /// | `walCheckpoint` | `.background`/`.inline` | `.background` | `.background`: WAL checkpoints run beside the writer, not inside a COMMIT (see `WALCheckpointer`); `.inline`: SQLite's default auto-checkpoint |
 /// | `compactAfterIdle` | Duration? | 1 s | once writes pause this long, a compacted copy of the index (every map's pending changes folded into its flat base) is built in the background and published; nil: never |
@@ -18,6 +19,7 @@ public struct StoreConfiguration: Sendable {
     public var maxBatch: Int = 256
     public var eventRetentionDays: Int = 30
     public var eventRetentionCount: Int = 10_000_000
+    public var auditRetentionDays: Int = 90
     public var busyTimeoutSeconds: Double = 5
 
     public enum WALCheckpoint: String, Sendable, CaseIterable { case background, inline }

@@ -104,6 +104,11 @@ struct DaemonOptions: ParsableArguments {
     var eventRetentionCount: Int = 10_000_000
 
     @Option(
+        name: .customLong("audit-retention-days"),
+        help: "Keep audit rows (authenticated SCIM and admin activity) this many days; older ones are pruned hourly.")
+    var auditRetentionDays: Int = 90
+
+    @Option(
         name: .customLong("bootstrap-directory"),
         help: "Make sure a directory with this name exists and print its SCIM URL and a fresh token (for local use).")
     var bootstrapDirectory: String?
@@ -201,6 +206,7 @@ struct DaemonOptions: ParsableArguments {
         config.walCheckpoint = checkpoint
         config.eventRetentionDays = max(0, eventRetentionDays)
         config.eventRetentionCount = max(0, eventRetentionCount)
+        config.auditRetentionDays = max(0, auditRetentionDays)
         return config
     }
 

@@ -157,7 +157,7 @@ extension Readiness {
     var socketPathForProbe: String { socketPath }
 }
 
-/// Hourly upkeep: event-log compaction under the retention settings.
+/// Hourly upkeep: event-log and audit pruning under the retention settings.
 struct MaintenanceService: Service {
     let store: RosterStore
     let logger: Logger
@@ -169,6 +169,12 @@ struct MaintenanceService: Service {
                 if removed > 0 { logger.info("event log compacted", metadata: ["store.events_removed": "\(removed)"]) }
             } catch {
                 logger.warning("event log compaction failed", metadata: ["error": "\(error)"])
+            }
+            do {
+                let removed = try await store.compactAudit()
+                if removed > 0 { logger.info("audit pruned", metadata: ["store.audit_removed": "\(removed)"]) }
+            } catch {
+                logger.warning("audit pruning failed", metadata: ["error": "\(error)"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
         }

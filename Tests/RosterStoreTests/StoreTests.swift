@@ -259,4 +259,37 @@ struct StoreTests {
         #expect(left.count == 2)
         #expect(left.last?.revision == store.publisher.revision)
     }
+
+    @Test("audit retention: rows older than auditRetentionDays go, in slices; newer ones and long paths are kept cut")
+    func auditRetention() async throws {
+        let dir = TempDir()
+        var config = StoreConfiguration(path: dir.database)
+        config.auditRetentionDays = 7
+        let store = try RosterStore.open(config, logger: Logger(label: "t"))
+        let (directory, _) = try await store.createDirectory(name: "d", provider: .generic, policy: .revoke)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let day: Int64 = 86_400_000
+        // More old rows than one prune slice, so the loop over slices is exercised.
+        let old = RosterStore.auditPruneSlice + 17
+        for i in 0..<old {
+            store.recordAudit(
+                AuditEntry(
+                    revision: nil, time: now - 8 * day - Int64(i), directoryID: directory.id, provider: nil, method: "POST",
+                    path: "/old", status: 400, outcome: "refused", detail: "", durationMicroseconds: 1))
+            if i % 5_000 == 4_999 { try await Task.sleep(for: .milliseconds(700)) }  // let the buffer flush
+        }
+        store.recordAudit(
+            AuditEntry(
+                revision: nil, time: now - 6 * day, directoryID: directory.id, provider: nil, method: "POST",
+                path: "/" + String(repeating: "é", count: 1_000), status: 400, outcome: "refused", detail: "",
+                durationMicroseconds: 1))
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(try store.audit(directoryID: directory.id, since: 0, limit: 100_000).count == old + 2)
+        let removed = try await store.compactAudit(nowMillis: now)
+        #expect(removed == old)
+        let left = try store.audit(directoryID: directory.id, since: 0, limit: 100_000)
+        #expect(left.count == 2, "the CreateDirectory row and the 6-day-old one stay")
+        let long = try #require(left.first { $0.path.hasPrefix("/é") })
+        #expect(long.path.utf8.count <= 512 && long.path.hasSuffix("…"), "a stored path is cut to 512 bytes")
+    }
 }

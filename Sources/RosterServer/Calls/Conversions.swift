@@ -112,6 +112,24 @@ extension Roster_V1_RequestFrame.OneOf_Method {
         default: 0
         }
     }
+
+    /// The largest revision a store can hold: revisions are signed 64-bit integers in SQL.
+    static let maxRevision = UInt64(Int64.max)
+
+    /// INVALID_ARGUMENT for a revision field beyond any revision a store can reach (the wire
+    /// type is unsigned 64-bit; the stores' is signed), nil when the request is in range.
+    /// Checked where a request enters, so nothing behind it converts such a value.
+    func outOfRangeRevision() -> RosterStatus? {
+        let (field, value): (String, UInt64) =
+            switch self {
+            case .watch(let request): ("from_revision", request.fromRevision)
+            default: ("min_revision", minRevision)
+            }
+        guard value > Self.maxRevision else { return nil }
+        return RosterStatus(
+            .invalidArgument,
+            "\(field) \(value) is beyond any revision (the largest is \(Self.maxRevision)); send a revision this daemon returned")
+    }
 }
 
 /// Opaque page tokens: the cursor bound to the query it came from, so a token cannot be

@@ -110,6 +110,7 @@ extension RosterConnectionHandler {
                 return .reject(
                     RosterStatus(.invalidArgument, "call_id \(callID) is already in flight on this connection"))
             }
+            if let status = method.outOfRangeRevision() { return .reject(status) }
             return .dispatch
         }
 

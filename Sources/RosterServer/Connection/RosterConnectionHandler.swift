@@ -256,7 +256,8 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
             if status.code == .permissionDenied {
                 logger.notice("admin call denied", metadata: ["roster.method": "\(method.name)"])
             }
-            writeFailure(callID, status)
+            // A refused Watch still ends its stream, as every Watch does.
+            writeFailure(callID, status, endOfStream: method == .watch)
             record(method: method, received: received, code: status.code)
         case .cancel(let target):
             cancelCall(target, by: callID)
