@@ -117,7 +117,7 @@ extension MembershipIndex {
         context.emit(.directoryCreated, directoryID: directory.id, cause: .admin)
     }
 
-    private mutating func deleteDirectory(_ id: String, _ context: inout ApplyContext) throws(RosterError) {
+    mutating func deleteDirectory(_ id: String, _ context: inout ApplyContext) throws(RosterError) {
         let entry = try directoryEntry(id)
         var groupIDs: [String] = []
         groups.forEach { groupID, group in if group.directoryKey == entry.key { groupIDs.append(groupID) } }
@@ -327,7 +327,7 @@ extension MembershipIndex {
         }
     }
 
-    private mutating func addUserLookups(_ entry: UserEntry) {
+    mutating func addUserLookups(_ entry: UserEntry) {
         let name = ScopedName(directory: entry.directoryKey, name: entry.record.userName.lowercasedIfNeeded())
         liveUserNames[name] = entry.record.id
         if let external = entry.record.externalID {
@@ -336,7 +336,7 @@ extension MembershipIndex {
     }
 
     /// Drops a user's live lookups; a deleted user keeps tombstone lookups for USER_DELETED answers.
-    private mutating func removeUserLookups(_ entry: UserEntry, keepTombstone: Bool) {
+    mutating func removeUserLookups(_ entry: UserEntry, keepTombstone: Bool) {
         let name = ScopedName(directory: entry.directoryKey, name: entry.record.userName.lowercasedIfNeeded())
         if liveUserNames[name] == entry.record.id { liveUserNames[name] = nil }
         if keepTombstone { deletedUserNames[name] = entry.record.id }
@@ -539,7 +539,7 @@ extension MembershipIndex {
         }
     }
 
-    private mutating func addGroupLookups(_ entry: GroupEntry) {
+    mutating func addGroupLookups(_ entry: GroupEntry) {
         let name = ScopedName(directory: entry.directoryKey, name: entry.record.displayName.lowercasedIfNeeded())
         var ids = groupNames[name] ?? []
         if !ids.contains(entry.record.id) { ids.append(entry.record.id) }
@@ -549,7 +549,7 @@ extension MembershipIndex {
         }
     }
 
-    private mutating func removeGroupLookups(_ entry: GroupEntry) {
+    mutating func removeGroupLookups(_ entry: GroupEntry) {
         let name = ScopedName(directory: entry.directoryKey, name: entry.record.displayName.lowercasedIfNeeded())
         if var ids = groupNames[name] {
             ids.removeAll { $0 == entry.record.id }
