@@ -5,10 +5,10 @@ import RosterStore
 extension SCIMService {
     // MARK: Reads
 
-    func getGroup(_ context: RequestContext, id: String) throws -> SCIMHTTPResponse {
+    func getGroup(_ context: RequestContext, id: String) async throws -> SCIMHTTPResponse {
         let projection = try AttributeProjection(
             attributes: parameter(context, "attributes"), excludedAttributes: parameter(context, "excludedAttributes"))
-        guard let group = try store.group(directoryID: context.directoryID, id: id) else {
+        guard let group = try await store.group(directoryID: context.directoryID, id: id) else {
             throw SCIMError.notFound("no group with id '\(id)' in this directory")
         }
         if notModified(context.request, version: group.record.version) {
@@ -44,23 +44,23 @@ extension SCIMService {
             baseURL: baseURL)
     }
 
-    func listGroups(_ context: RequestContext, parameters: [(String, String)], plusKeptFilter: String? = nil) throws
+    func listGroups(_ context: RequestContext, parameters: [(String, String)], plusKeptFilter: String? = nil) async throws
         -> SCIMHTTPResponse
     {
         var query = try ListQuery(
             parameters: parameters, limits: .init(maxPageSize: configuration.maxPageSize, filter: filterLimits))
-        let (response, total) = try listGroups(context, query: query)
+        let (response, total) = try await listGroups(context, query: query)
         if total == 0 {  // as for users
             for fallback in fallbackFilters(for: query.filter, plusKept: plusKeptFilter) {
                 query.filter = fallback
-                let (other, count) = try listGroups(context, query: query)
+                let (other, count) = try await listGroups(context, query: query)
                 if count > 0 { return other }
             }
         }
         return response
     }
 
-    private func listGroups(_ context: RequestContext, query: ListQuery) throws -> (response: SCIMHTTPResponse, total: Int) {
+    private func listGroups(_ context: RequestContext, query: ListQuery) async throws -> (response: SCIMHTTPResponse, total: Int) {
         let index = store.publisher.current
         let withMembers = query.projection.includes(attribute: "members")
         // Filters on members need them rendered; otherwise skip loading them for the match.
@@ -73,7 +73,7 @@ extension SCIMService {
         var matches: [StoredGroup] = []
         if let filter = query.filter, let lookup = filter.simpleEquality, let ids = try indexedGroupIDs(lookup, index, context) {
             for id in ids {
-                if let group = try store.group(directoryID: context.directoryID, id: id),
+                if let group = try await store.group(directoryID: context.directoryID, id: id),
                     filter.matches(rendered(group, forFilter: true), schema: .group)
                 {
                     matches.append(group)
@@ -82,7 +82,7 @@ extension SCIMService {
         } else if query.filter == nil && query.sort == nil {
             let total = index.directoryStats(context.directoryID)?.groups ?? 0
             let range = query.pageRange(totalResults: total)
-            let page = range.isEmpty ? [] : try store.groups(directoryID: context.directoryID, offset: range.lowerBound, limit: range.count)
+            let page = range.isEmpty ? [] : try await store.groups(directoryID: context.directoryID, offset: range.lowerBound, limit: range.count)
             return (
                 .json(
                     200,
@@ -92,7 +92,7 @@ extension SCIMService {
                     headers: [("Roster-Revision", "\(index.revision)")]), total
             )
         } else {
-            try store.scanGroups(directoryID: context.directoryID) { group in
+            try await store.scanGroups(directoryID: context.directoryID) { group in
                 if query.filter?.matches(rendered(group, forFilter: true), schema: .group) ?? true { matches.append(group) }
                 return true
             }

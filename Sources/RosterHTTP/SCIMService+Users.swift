@@ -19,10 +19,10 @@ extension SCIMService {
 
     // MARK: Reads
 
-    func getUser(_ context: RequestContext, id: String) throws -> SCIMHTTPResponse {
+    func getUser(_ context: RequestContext, id: String) async throws -> SCIMHTTPResponse {
         let projection = try AttributeProjection(
             attributes: parameter(context, "attributes"), excludedAttributes: parameter(context, "excludedAttributes"))
-        guard let user = try store.user(directoryID: context.directoryID, id: id) else {
+        guard let user = try await store.user(directoryID: context.directoryID, id: id) else {
             throw SCIMError.notFound("no user with id '\(id)' in this directory")
         }
         if notModified(context.request, version: user.record.version) {
@@ -62,26 +62,26 @@ extension SCIMService {
 
     /// - Parameter plusKeptFilter: for a GET, the filter read with a raw `+` kept (see
     ///   `fallbackFilters`); nil for POST `/.search`, whose body is exact.
-    func listUsers(_ context: RequestContext, parameters: [(String, String)], plusKeptFilter: String? = nil) throws
+    func listUsers(_ context: RequestContext, parameters: [(String, String)], plusKeptFilter: String? = nil) async throws
         -> SCIMHTTPResponse
     {
         var query = try ListQuery(
             parameters: parameters, limits: .init(maxPageSize: configuration.maxPageSize, filter: filterLimits))
-        let (response, total) = try listUsers(context, query: query)
+        let (response, total) = try await listUsers(context, query: query)
         // Microsoft's validator percent-encodes values inside the quotes, and some clients leave a
         // '+' raw: only when the filter as written matches nothing are other readings tried, so a
         // real '%' is still found.
         if total == 0 {
             for fallback in fallbackFilters(for: query.filter, plusKept: plusKeptFilter) {
                 query.filter = fallback
-                let (other, count) = try listUsers(context, query: query)
+                let (other, count) = try await listUsers(context, query: query)
                 if count > 0 { return other }
             }
         }
         return response
     }
 
-    private func listUsers(_ context: RequestContext, query: ListQuery) throws -> (response: SCIMHTTPResponse, total: Int) {
+    private func listUsers(_ context: RequestContext, query: ListQuery) async throws -> (response: SCIMHTTPResponse, total: Int) {
         let index = store.publisher.current
         var matches: [StoredUser] = []
         var total = 0
@@ -89,7 +89,7 @@ extension SCIMService {
             // The index answers the provider's lookup-before-create without a scan; the filter is
             // still evaluated on the stored resource so the answer is exactly the filter's.
             for id in ids {
-                if let user = try store.user(directoryID: context.directoryID, id: id),
+                if let user = try await store.user(directoryID: context.directoryID, id: id),
                     filter.matches(render(user, index: index, baseURL: context.baseURL), schema: .user)
                 {
                     matches.append(user)
@@ -99,7 +99,7 @@ extension SCIMService {
         } else if query.filter == nil && query.sort == nil {
             total = index.directoryStats(context.directoryID)?.users ?? 0
             let range = query.pageRange(totalResults: total)
-            matches = range.isEmpty ? [] : try store.users(directoryID: context.directoryID, offset: range.lowerBound, limit: range.count)
+            matches = range.isEmpty ? [] : try await store.users(directoryID: context.directoryID, offset: range.lowerBound, limit: range.count)
             let resources = matches.map { query.projection.apply(to: render($0, index: index, baseURL: context.baseURL)) }
             return (
                 .json(
@@ -107,7 +107,7 @@ extension SCIMService {
                     headers: [("Roster-Revision", "\(index.revision)")]), total
             )
         } else {
-            try store.scanUsers(directoryID: context.directoryID) { user in
+            try await store.scanUsers(directoryID: context.directoryID) { user in
                 if query.filter?.matches(render(user, index: index, baseURL: context.baseURL), schema: .user) ?? true {
                     matches.append(user)
                 }

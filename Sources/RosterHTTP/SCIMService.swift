@@ -221,18 +221,18 @@ public final class SCIMService: Sendable {
             case ("users", nil, 1):
                 switch method {
                 case "GET":
-                    return try listUsers(
+                    return try await listUsers(
                         context, parameters: context.request.queryParameters, plusKeptFilter: context.request.filterKeepingPlus)
                 case "POST": return try await createUser(context)
                 default: return notAllowed("GET, POST")
                 }
             case ("users", ".search"?, 2):
                 guard method == "POST" else { return notAllowed("POST") }
-                return try listUsers(context, parameters: try searchParameters(context.request))
+                return try await listUsers(context, parameters: try searchParameters(context.request))
             case ("users", _?, 2):
                 let id = route[1]
                 switch method {
-                case "GET": return try getUser(context, id: id)
+                case "GET": return try await getUser(context, id: id)
                 case "PUT": return try await replaceUser(context, id: id)
                 case "PATCH": return try await patchUser(context, id: id)
                 case "DELETE": return try await deleteUser(context, id: id)
@@ -241,18 +241,18 @@ public final class SCIMService: Sendable {
             case ("groups", nil, 1):
                 switch method {
                 case "GET":
-                    return try listGroups(
+                    return try await listGroups(
                         context, parameters: context.request.queryParameters, plusKeptFilter: context.request.filterKeepingPlus)
                 case "POST": return try await createGroup(context)
                 default: return notAllowed("GET, POST")
                 }
             case ("groups", ".search"?, 2):
                 guard method == "POST" else { return notAllowed("POST") }
-                return try listGroups(context, parameters: try searchParameters(context.request))
+                return try await listGroups(context, parameters: try searchParameters(context.request))
             case ("groups", _?, 2):
                 let id = route[1]
                 switch method {
-                case "GET": return try getGroup(context, id: id)
+                case "GET": return try await getGroup(context, id: id)
                 case "PUT": return try await replaceGroup(context, id: id)
                 case "PATCH": return try await patchGroup(context, id: id)
                 case "DELETE": return try await deleteGroup(context, id: id)

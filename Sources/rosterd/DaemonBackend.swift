@@ -12,15 +12,15 @@ struct DaemonBackend: RosterBackend {
     var publisher: IndexPublisher { store.publisher }
 
     func events(after revision: UInt64, directoryID: String?, limit: Int) async throws -> [Event] {
-        try store.events(after: revision, directoryID: directoryID, limit: limit)
+        try await store.events(after: revision, directoryID: directoryID, limit: limit)
     }
 
     func userResourceJSON(directoryID: String, userID: String) async throws -> String? {
-        try store.user(directoryID: directoryID, id: userID).map { JSONSerializer.serializeToString(.object($0.resource)) }
+        try await store.user(directoryID: directoryID, id: userID).map { JSONSerializer.serializeToString(.object($0.resource)) }
     }
 
     func groupResourceJSON(directoryID: String, groupID: String) async throws -> String? {
-        try store.group(directoryID: directoryID, id: groupID).map { JSONSerializer.serializeToString(.object($0.resource)) }
+        try await store.group(directoryID: directoryID, id: groupID).map { JSONSerializer.serializeToString(.object($0.resource)) }
     }
 
     /// Store errors as lookup-API statuses (the server maps `RosterError` itself).
@@ -73,7 +73,7 @@ struct DaemonBackend: RosterBackend {
     }
 
     func audit(directoryID: String?, sinceUnixMs: Int64, limit: Int) async throws -> [LookupAuditEntry] {
-        try store.audit(directoryID: directoryID, since: sinceUnixMs, limit: limit).reversed().map { entry in
+        try await store.audit(directoryID: directoryID, since: sinceUnixMs, limit: limit).reversed().map { entry in
             LookupAuditEntry(
                 revision: entry.revision ?? 0, time: entry.time, directoryID: entry.directoryID ?? "",
                 method: entry.method, path: entry.path, httpStatus: entry.status, outcome: entry.outcome,

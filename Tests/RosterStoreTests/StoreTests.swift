@@ -75,12 +75,12 @@ struct StoreTests {
         let store = try openStore(dir)
         #expect(store.publisher.revision == revision)
         #expect(try store.publisher.current.check(directoryID: directoryID, user: .userName("ALICE"), group: .id("g1")).allowed)
-        #expect(try store.user(directoryID: directoryID, id: "u1")?.resource["userName"] == .string("alice"))
-        let events = try store.events(after: 0, directoryID: directoryID, limit: 100)
+        #expect(try await store.user(directoryID: directoryID, id: "u1")?.resource["userName"] == .string("alice"))
+        let events = try await store.events(after: 0, directoryID: directoryID, limit: 100)
         #expect(events.map(\.kind) == [.directoryCreated, .userCreated, .groupCreated, .groupUserAdded])
         let verify = try await store.verify()
         #expect(verify.ok, "\(verify.differences)")
-        let audit = try store.audit(directoryID: directoryID, since: 0, limit: 10)
+        let audit = try await store.audit(directoryID: directoryID, since: 0, limit: 10)
         #expect(audit.map(\.method) == ["ADMIN", "POST", "POST"])
     }
 
@@ -122,13 +122,13 @@ struct StoreTests {
         #expect(store.publisher.current.memberCount(ofGroup: "g1") == 2)
         let rows = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM memberships") }
         #expect(rows == 2)
-        let events = try store.events(after: before.revision, directoryID: nil, limit: 10)
+        let events = try await store.events(after: before.revision, directoryID: nil, limit: 10)
         #expect(events.isEmpty)
         // The next write still works, and the failure is in the audit trail.
         try await store.pool.write { db in try db.execute(sql: "DROP TRIGGER no_group_delete") }
         _ = try await store.deleteGroup(directoryID: directory.id, groupID: "g1")
         #expect(store.publisher.current.memberCount(ofGroup: "g1") == 0)
-        let audit = try store.audit(directoryID: directory.id, since: 0, limit: 20)
+        let audit = try await store.audit(directoryID: directory.id, since: 0, limit: 20)
         #expect(audit.contains { $0.outcome == "refused" && $0.detail.contains("simulated constraint") })
         #expect((try await store.verify()).ok)
     }
@@ -145,7 +145,7 @@ struct StoreTests {
         }
         #expect(store.publisher.revision == before.revision)
         #expect(store.publisher.current.user(directoryID: directory.id, .id("u1")) == nil)
-        #expect(try store.user(directoryID: directory.id, id: "u1") == nil)
+        #expect(try await store.user(directoryID: directory.id, id: "u1") == nil)
         _ = try await createUser(store, directory.id, id: "u1", userName: "a")
         #expect(store.publisher.revision == before.revision + 1)
     }
@@ -252,10 +252,10 @@ struct StoreTests {
         let handle = store.retainEvents(after: 2)
         let future = Int64(Date().timeIntervalSince1970 * 1000) + 1000
         _ = try await store.compactEvents(nowMillis: future)
-        #expect(try store.events(after: 2, directoryID: nil, limit: 100).count == 4)
+        #expect(try await store.events(after: 2, directoryID: nil, limit: 100).count == 4)
         store.releaseWatchFloor(handle)
         _ = try await store.compactEvents(nowMillis: future)
-        let left = try store.events(after: 0, directoryID: nil, limit: 100)
+        let left = try await store.events(after: 0, directoryID: nil, limit: 100)
         #expect(left.count == 2)
         #expect(left.last?.revision == store.publisher.revision)
     }
@@ -284,10 +284,10 @@ struct StoreTests {
                 path: "/" + String(repeating: "é", count: 1_000), status: 400, outcome: "refused", detail: "",
                 durationMicroseconds: 1))
         try await Task.sleep(for: .milliseconds(700))
-        #expect(try store.audit(directoryID: directory.id, since: 0, limit: 100_000).count == old + 2)
+        #expect(try await store.audit(directoryID: directory.id, since: 0, limit: 100_000).count == old + 2)
         let removed = try await store.compactAudit(nowMillis: now)
         #expect(removed == old)
-        let left = try store.audit(directoryID: directory.id, since: 0, limit: 100_000)
+        let left = try await store.audit(directoryID: directory.id, since: 0, limit: 100_000)
         #expect(left.count == 2, "the CreateDirectory row and the 6-day-old one stay")
         let long = try #require(left.first { $0.path.hasPrefix("/é") })
         #expect(long.path.utf8.count <= 512 && long.path.hasSuffix("…"), "a stored path is cut to 512 bytes")

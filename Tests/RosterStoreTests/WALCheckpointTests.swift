@@ -48,7 +48,7 @@ struct WALCheckpointTests {
         var directoryID = ""
         do {
             let store = try Self.open(dir)
-            let checkpointer = try #require(store.checkpointer, "background checkpoints are the default")
+            let checkpointer = try #require(store.sqliteCheckpointer, "background checkpoints are the default")
             directoryID = try await store.createDirectory(name: "wal", provider: .generic, policy: .revoke).0.id
             var largestWAL = 0
             // In rounds, so the log's size is seen many times while the writer is busy.
@@ -73,7 +73,7 @@ struct WALCheckpointTests {
         // the writer, so the directory lock went with the store).
         let reopened = try Self.open(dir)
         #expect(reopened.publisher.current.userCount == clients * perClient)
-        #expect(try reopened.user(directoryID: directoryID, id: "u-15-249") != nil)
+        #expect(try await reopened.user(directoryID: directoryID, id: "u-15-249") != nil)
         reopened.close()
     }
 
@@ -81,7 +81,7 @@ struct WALCheckpointTests {
     func inlineMode() async throws {
         let dir = TempDir()
         let store = try Self.open(dir, mode: .inline)
-        #expect(store.checkpointer == nil)
+        #expect(store.sqliteCheckpointer == nil)
         let directoryID = try await store.createDirectory(name: "wal", provider: .generic, policy: .revoke).0.id
         try await Self.createUsers(store, directoryID, clients: 4, perClient: 50)
         #expect(store.publisher.current.userCount == 200)

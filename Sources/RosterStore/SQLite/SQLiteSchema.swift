@@ -3,7 +3,7 @@ import GRDB
 /// The database schema, as a list of migrations. A shipped migration is never edited: a change
 /// is a new migration appended at the end. The schema itself enforces the rules it can (unique
 /// live userNames, no membership for a deleted user, or a suspended one under `revoke`).
-enum Schema {
+enum SQLiteSchema {
     static let latestVersion = "v1"
 
     static var migrator: DatabaseMigrator {

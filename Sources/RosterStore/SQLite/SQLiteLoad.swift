@@ -5,19 +5,7 @@ import RosterCore
 import Synchronization
 
 /// Startup recovery: every stored row into a new `MembershipIndex`.
-extension RosterStore {
-    /// How long each phase of a load took (logged at startup).
-    struct LoadTiming: Sendable {
-        var read: Duration = .zero
-        var build: Duration = .zero
-    }
-
-    /// Reads every row into a new index (one pass per table; memberships as integer pairs).
-    static func load(_ pool: DatabasePool, path: String) throws(StoreError) -> (MembershipIndex, [String: [[UInt8]]]) {
-        let (index, tokens, _) = try loadTimed(pool, path: path)
-        return (index, tokens)
-    }
-
+extension SQLiteEngine {
     /// The directories, users and groups in a builder, and the directories' token hashes.
     private struct Records: Sendable {
         var revision: Int64
@@ -29,13 +17,11 @@ extension RosterStore {
         try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'revision'") ?? 0
     }
 
-    static func loadTimed(_ pool: DatabasePool, path: String) throws(StoreError)
-        -> (MembershipIndex, [String: [[UInt8]]], LoadTiming)
-    {
+    /// Reads every row into a new index (one pass per table; memberships as integer pairs).
+    static func load(_ pool: DatabasePool, path: String) throws(StoreError) -> LoadedState {
         do {
             let clock = ContinuousClock()
             let start = clock.now
-            var timing = LoadTiming()
             // The records and the memberships are read at the same time, in two read
             // transactions on two connections (reading is single-threaded work, a quarter of the
             // load). Nothing writes while a load runs (at startup the writer does not exist yet;
@@ -74,13 +60,11 @@ extension RosterStore {
                 throw StoreError(.corrupt, "\(path) holds rows that reference missing parents: \(rejectedEarly.prefix(5).joined(separator: "; "))")
             }
             let built = clock.now
-            timing.read = built - start
             let (index, rejected) = loaded.builder.buildReportingRejections()
             if !rejected.isEmpty {
                 throw StoreError(.corrupt, "\(path) holds rows that reference missing parents: \(rejected.prefix(5).joined(separator: "; "))")
             }
-            timing.build = clock.now - built
-            return (index, loaded.tokens, timing)
+            return LoadedState(index: index, tokens: loaded.tokens, readTime: built - start, buildTime: clock.now - built)
         } catch let error as StoreError {
             throw error
         } catch {
