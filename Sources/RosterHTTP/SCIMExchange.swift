@@ -134,7 +134,7 @@ enum SCIMErrorMapping {
             }
         case let error as StoreError:
             switch error.code {
-            case .io, .closed, .locked:
+            case .io, .closed, .locked, .unavailable, .stale:
                 return SCIMError(status: 503, scimType: nil, detail: "\(error.message) (nothing was written; retry)")
             default:
                 return SCIMError(status: 500, scimType: nil, detail: error.message)

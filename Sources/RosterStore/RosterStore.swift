@@ -24,7 +24,7 @@ public final class RosterStore: Sendable {
     let queue = DispatchQueue(label: "roster.store.writer")
     let pending = Mutex(PendingWrites())
     /// Token hashes by directory id: the current token, then the previous one during rotation.
-    private let tokenHashes: Mutex<[String: [[UInt8]]]>
+    let tokenHashes: Mutex<[String: [[UInt8]]]>
     /// Revisions that live Watch streams still need; compaction keeps events after the lowest.
     private let watchFloors = Mutex(WatchFloors())
     /// Audit rows of requests that wrote nothing (refused before reaching the writer: bad auth,
@@ -535,7 +535,7 @@ public final class RosterStore: Sendable {
     }
 
     /// Runs `body` on the writer's queue, between batches.
-    private func onWriterQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    func onWriterQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }

@@ -3,7 +3,7 @@
 public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Wrapped: String, Sendable, Hashable {
-            case locked, unwritable, corrupt, schemaTooNew, invariantBroken, io, notFound, exists, closed
+            case locked, unwritable, corrupt, schemaTooNew, invariantBroken, io, notFound, exists, closed, configuration, unavailable, stale
         }
         private let wrapped: Wrapped
         private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -24,6 +24,13 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let exists = Code(.exists)
         /// The store is shutting down.
         public static let closed = Code(.closed)
+        /// A setting of the store (a database URL, a flag) cannot be used as given.
+        public static let configuration = Code(.configuration)
+        /// The database cannot be reached (down, or the connection was lost); retry later.
+        public static let unavailable = Code(.unavailable)
+        /// This instance can no longer follow the database's change log (it was pruned past this
+        /// instance's revision, or the database was rewound or restored): it must load a new snapshot.
+        public static let stale = Code(.stale)
 
         public var description: String { wrapped.rawValue }
     }

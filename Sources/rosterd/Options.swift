@@ -17,8 +17,18 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         name: .customLong("scim-listen"),
-        help: "HOST:PORT of the SCIM HTTP endpoint (env ROSTER_SCIM_LISTEN; default 127.0.0.1:8080; port 0 picks a free port).")
+        help: "HOST:PORT of the SCIM HTTP endpoint, or off for a lookup-only sidecar (env ROSTER_SCIM_LISTEN; default 127.0.0.1:8080; port 0 picks a free port).")
     var scimListen: String?
+
+    @Option(
+        name: .customLong("database-url"),
+        help: "PostgreSQL store shared by a fleet: postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?host=/socket/dir&sslmode=disable|prefer|require] (env ROSTER_DATABASE_URL; the password may come from PGPASSWORD). Without it, the store is SQLite in --data-dir.")
+    var databaseURL: String?
+
+    @Option(
+        name: .customLong("instance-name"),
+        help: "This instance's name in the fleet view (env ROSTER_INSTANCE_NAME; default the host name).")
+    var instanceName: String?
 
     @Option(
         name: .customLong("public-url"),
@@ -130,6 +140,23 @@ struct DaemonOptions: ParsableArguments {
         return relative.isEmpty ? cwd : cwd + "/" + relative
     }
     var resolvedListen: String { scimListen ?? environment["ROSTER_SCIM_LISTEN"] ?? "127.0.0.1:8080" }
+    var resolvedDatabaseURL: String? {
+        (databaseURL ?? environment["ROSTER_DATABASE_URL"]).flatMap { $0.isEmpty ? nil : $0 }
+    }
+    var resolvedInstanceName: String {
+        (instanceName ?? environment["ROSTER_INSTANCE_NAME"]).flatMap { $0.isEmpty ? nil : $0 }
+            ?? ProcessInfo.processInfo.hostName
+    }
+
+    /// The fleet's database, when `--database-url` is set.
+    func postgresSettings() throws -> PostgresSettings? {
+        guard let url = resolvedDatabaseURL else { return nil }
+        do {
+            return try PostgresSettings(url: url)
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
     var resolvedLogFormat: String { logFormat ?? environment["ROSTER_LOG_FORMAT"] ?? "text" }
 
     /// The TLS certificate and key paths (absolute), both or neither.
@@ -179,13 +206,14 @@ struct DaemonOptions: ParsableArguments {
         return level
     }
 
-    /// The SCIM listen address split into host and port.
-    func listenAddress() throws -> (host: String, port: Int) {
+    /// The SCIM listen address split into host and port; nil for `off` (no HTTP listener).
+    func listenAddress() throws -> (host: String, port: Int)? {
         let text = resolvedListen
+        if text.lowercased() == "off" { return nil }
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
             (0...65535).contains(port)
         else {
-            throw ValidationError("--scim-listen must be HOST:PORT with a port from 0 to 65535 (got '\(text)')")
+            throw ValidationError("--scim-listen must be HOST:PORT with a port from 0 to 65535, or off (got '\(text)')")
         }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -216,6 +244,7 @@ struct DaemonOptions: ParsableArguments {
         _ = try tlsFiles()
         _ = try resolvedCheckLanes(eventLoops: try resolvedEventLoops())
         _ = try storeConfiguration()
+        _ = try postgresSettings()
         guard ["text", "json"].contains(resolvedLogFormat) else {
             throw ValidationError("--log-format must be text or json (got '\(resolvedLogFormat)')")
         }

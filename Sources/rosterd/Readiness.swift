@@ -24,6 +24,8 @@ actor Readiness {
     private let bootstrap: (name: String, provider: String)?
     private let backend: DaemonBackend
     private var httpPort: Int?
+    /// `--scim-listen off`: readiness waits for the lookup socket alone.
+    private var httpOff = false
     private var socketReady = false
     private var announced = false
 
@@ -48,15 +50,21 @@ actor Readiness {
         await announceIfReady()
     }
 
+    func httpDisabled() async {
+        httpOff = true
+        await announceIfReady()
+    }
+
     func socketListening() async {
         socketReady = true
         await announceIfReady()
     }
 
     private func announceIfReady() async {
-        guard !announced, socketReady, let port = httpPort else { return }
+        guard !announced, socketReady, httpPort != nil || httpOff else { return }
         announced = true
-        let scimURL = publicURL ?? "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        let scimURL =
+            publicURL ?? httpPort.map { "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\($0)" } ?? ""
         if let bootstrap { await runBootstrap(bootstrap, scimURL: scimURL) }
         if let readyFile {
             let object: [String: Any] = [

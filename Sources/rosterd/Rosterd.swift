@@ -82,13 +82,22 @@ struct Rosterd: AsyncParsableCommand {
             throw DaemonFailure("cannot create the data directory \(dataDir): \(error.localizedDescription)")
         }
         let store: RosterStore
+        var follower: FleetFollower?
         do {
-            store = try RosterStore.open(try options.storeConfiguration(), logger: logger)
+            if let settings = try options.postgresSettings() {
+                logger.info("opening the fleet store", metadata: ["store.database": "\(settings.redacted)"])
+                store = try RosterStore.openFleet(settings, configuration: try options.storeConfiguration(), logger: logger)
+                follower = FleetFollower(
+                    store: store, configuration: .init(instanceName: options.resolvedInstanceName), logger: logger)
+            } else {
+                store = try RosterStore.open(try options.storeConfiguration(), logger: logger)
+            }
         } catch let error as StoreError {
             throw DaemonFailure(error.message)
         }
 
-        let (host, port) = try options.listenAddress()
+        let listen = try options.listenAddress()
+        let (host, port) = listen ?? ("127.0.0.1", 0)
         let boundPort = BoundPort()
         let publicURL = options.publicURL ?? "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         var scimConfig = SCIMConfiguration(publicBaseURL: publicURL)
@@ -122,22 +131,29 @@ struct Rosterd: AsyncParsableCommand {
             logger: logger, readyFile: options.readyFile, socketPath: options.resolvedSocket, store: store, host: host,
             scheme: scheme, publicURL: options.publicURL, bootstrap: options.bootstrapDirectory.map { ($0, options.bootstrapProvider) },
             backend: backend)
-        let app = try SCIMHTTPServer.makeApplication(
-            service: scimService, host: host, port: port, tls: tls, registry: registry, eventLoopGroup: eventLoops,
-            logger: logger,
-            onListening: { actual in
-                boundPort.set(actual)
-                await readiness.httpReady(port: actual)
-            })
         let maintenance = MaintenanceService(store: store, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: maintenance),
+            .init(service: socketServer, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: ReadyWaiter(readiness: readiness, server: socketServer)),
+        ]
+        if let follower { services.append(.init(service: follower)) }
+        if listen != nil {
+            let app = try SCIMHTTPServer.makeApplication(
+                service: scimService, host: host, port: port, tls: tls, registry: registry, eventLoopGroup: eventLoops,
+                logger: logger,
+                onListening: { actual in
+                    boundPort.set(actual)
+                    await readiness.httpReady(port: actual)
+                })
+            services.append(.init(service: app, successTerminationBehavior: .gracefullyShutdownGroup))
+        } else {
+            logger.notice("SCIM listener off (--scim-listen off): this instance serves lookups only")
+            await readiness.httpDisabled()
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: maintenance),
-                    .init(service: socketServer, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: ReadyWaiter(readiness: readiness, server: socketServer)),
-                    .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

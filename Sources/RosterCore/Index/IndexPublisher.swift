@@ -26,6 +26,9 @@ public final class IndexPublisher: Sendable {
 
     private let snapshot: ManagedAtomic<Snapshot>
     private let waiters = Mutex(Waiters())
+    /// Called when a reader starts waiting for a revision that is not published yet: a fleet
+    /// instance fetches from the shared change log at once instead of at its next poll.
+    private let demand = Mutex<(@Sendable () -> Void)?>(nil)
 
     public init(_ index: MembershipIndex) {
         snapshot = ManagedAtomic(Snapshot(index))
@@ -59,6 +62,11 @@ public final class IndexPublisher: Sendable {
         for wake in ready { wake() }
     }
 
+    /// Sets what to call when a reader waits for an unpublished revision (see `demand`).
+    public func onDemand(_ handler: @escaping @Sendable () -> Void) {
+        demand.withLock { $0 = handler }
+    }
+
     /// Calls `wake` once a snapshot at `revision` or later is published.
     /// - Returns: nil if that revision is already visible (`wake` is not called: go ahead now),
     ///   otherwise a token to `cancel` the wait (for example when a deadline passes first).
@@ -73,6 +81,7 @@ public final class IndexPublisher: Sendable {
         if self.revision >= revision, let token, cancel(token) {
             return nil
         }
+        demand.withLock { $0 }?()
         return token
     }
 
