@@ -459,7 +459,13 @@ public final class RosterStore: Sendable {
     /// writer's queue, so no write lands between reading the rows and reading the live index.
     public func verify() async throws -> VerifyReport {
         try await onWriterQueue { [self] in
-            let rebuilt = try engine.load().index
+            // In a fleet, other instances keep writing: follow the log to the snapshot's revision
+            // (a few tries), so the comparison is of one revision on both sides.
+            var rebuilt = try engine.load().index
+            for _ in 0..<5 where rebuilt.revision != publisher.revision {
+                try followLog()
+                if rebuilt.revision != publisher.revision { rebuilt = try engine.load().index }
+            }
             let live = publisher.current
             var differences = live.differences(from: rebuilt)
             differences += rebuilt.invariantViolations().map { "stored rows: \($0)" }

@@ -34,13 +34,17 @@ extension RosterStore {
     ///   reaches back to this instance's revision (then `reload()`).
     @discardableResult
     public func catchUp() async throws -> UInt64 {
-        try await onWriterQueue { [self] in
-            while true {
-                let entries = try engine.committed(after: publisher.revision, limit: 1_000)
-                if entries.isEmpty { return publisher.revision }
-                publish(try Self.replay(entries, onto: publisher.current), entries: entries)
-                if entries.count < 1_000 { return publisher.revision }
-            }
+        try await onWriterQueue { [self] in try followLog() }
+    }
+
+    /// `catchUp` itself; on the writer's queue only.
+    @discardableResult
+    func followLog() throws -> UInt64 {
+        while true {
+            let entries = try engine.committed(after: publisher.revision, limit: 1_000)
+            if entries.isEmpty { return publisher.revision }
+            publish(try Self.replay(entries, onto: publisher.current), entries: entries)
+            if entries.count < 1_000 { return publisher.revision }
         }
     }
 
