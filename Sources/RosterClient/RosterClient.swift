@@ -272,6 +272,11 @@ public final class RosterClient: Sendable {
         try await call(.stats(Roster_V1_StatsRequest()), timeout: timeout).stats
     }
 
+    /// Fleet mode: the shared database's head and every live instance.
+    public func fleetStatus(timeout: Duration? = nil) async throws -> Roster_V1_FleetStatusResponse {
+        try await call(.fleetStatus(Roster_V1_FleetStatusRequest()), timeout: timeout).fleetStatus
+    }
+
     // MARK: Admin (the peer's uid must be in the daemon's admin allow-list)
 
     public func createDirectory(name: String, provider: String, policy: String = "", timeout: Duration? = nil)

@@ -93,7 +93,15 @@ public final class SCIMService: Sendable {
         let routeSegments = Array(segments.dropFirst(3))
         var response: SCIMHTTPResponse
         var provider: String?
-        switch authenticate(request, directoryID: directoryID) {
+        var authenticated = authenticate(request, directoryID: directoryID)
+        if case .failure(let reason) = authenticated, reason == .unknownDirectory || reason == .wrongToken,
+            await store.awaitNewer(than: store.publisher.revision, timeout: .milliseconds(300))
+        {
+            // Fleet mode: the directory or token may be a moment old, made on another instance
+            // that this one has not followed yet; look again once it has.
+            authenticated = authenticate(request, directoryID: directoryID)
+        }
+        switch authenticated {
         case .success(let directory):
             provider = directory.provider.rawValue
             let context = RequestContext(

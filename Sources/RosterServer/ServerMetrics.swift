@@ -75,6 +75,7 @@ final class ServerMetrics: Sendable {
 enum MethodLabel: Int, CaseIterable, Sendable {
     case check, batchCheck, listUserGroups, listGroupMembers, getUser, getGroup, watch, cancel, health, stats
     case createDirectory, listDirectories, rotateToken, deleteDirectory, deleteGroup, verify, backup, audit
+    case fleetStatus
     /// A frame without a (known) method.
     case other
 
@@ -98,6 +99,7 @@ enum MethodLabel: Int, CaseIterable, Sendable {
         case .verify: self = .verify
         case .backup: self = .backup
         case .audit: self = .audit
+        case .fleetStatus: self = .fleetStatus
         case nil: self = .other
         }
     }
@@ -123,6 +125,7 @@ enum MethodLabel: Int, CaseIterable, Sendable {
         case .verify: "Verify"
         case .backup: "Backup"
         case .audit: "Audit"
+        case .fleetStatus: "FleetStatus"
         case .other: "other"
         }
     }

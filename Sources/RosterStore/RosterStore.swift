@@ -534,7 +534,12 @@ public final class RosterStore: Sendable {
         let keepCount = configuration.eventRetentionCount
         return try await onWriterQueue { [self] in
             // The revision below which the count rule allows deletion.
-            var boundary = try engine.eventRevision(keepingNewest: keepCount) ?? -1
+            let countBoundary = try engine.eventRevision(keepingNewest: keepCount) ?? -1
+            // The change log (fleet mode) follows the same window; live Watches read events only.
+            let pruned = try engine.pruneChangeLog(
+                throughRevision: min(countBoundary, Int64(clamping: publisher.revision) - Int64(keepCount)), olderThan: cutoffTime)
+            if pruned > 0 { logger.info("change log pruned", metadata: ["store.changelog_removed": "\(pruned)"]) }
+            var boundary = countBoundary
             if let floor { boundary = min(boundary, Int64(clamping: floor)) }
             return try engine.deleteEvents(throughRevision: boundary, olderThan: cutoffTime)
         }

@@ -24,7 +24,7 @@ struct Rosterctl: AsyncParsableCommand {
             """,
         groupedSubcommands: [
             CommandGroup(name: "Lookups", subcommands: [Check.self, User.self, Group.self, Groups.self, Members.self]),
-            CommandGroup(name: "Daemon", subcommands: [Watch.self, Stats.self, Health.self]),
+            CommandGroup(name: "Daemon", subcommands: [Watch.self, Stats.self, Health.self, Fleet.self]),
             CommandGroup(
                 name: "Admin (rosterd's uid, root or --admin-uid)",
                 subcommands: [Directory.self, Audit.self, Verify.self, Backup.self]),

@@ -6,10 +6,24 @@ import RosterStore
 /// The lookup API's view of the store: the socket server never touches SQLite itself.
 struct DaemonBackend: RosterBackend {
     let store: RosterStore
+    /// Fleet mode: what follows the shared database (nil on a single host).
+    var follower: FleetFollower?
     /// The SCIM base URL of a directory (known only once the HTTP listener has bound its port).
     let scimBaseURL: @Sendable (String) -> String
 
     var publisher: IndexPublisher { store.publisher }
+
+    var stalenessSeconds: Double { follower?.stalenessSeconds ?? 0 }
+
+    func fleetStatus() async throws -> FleetView? {
+        guard let follower else { return nil }
+        let status = try await mapped { try await follower.status() }
+        return FleetView(
+            headRevision: status.headRevision,
+            instances: status.instances.map {
+                FleetView.Instance(name: $0.name, pid: $0.pid, appliedRevision: $0.appliedRevision, lastSeenUnixMs: $0.lastSeenUnixMs)
+            })
+    }
 
     func events(after revision: UInt64, directoryID: String?, limit: Int) async throws -> [Event] {
         try await store.events(after: revision, directoryID: directoryID, limit: limit)

@@ -107,7 +107,7 @@ struct Rosterd: AsyncParsableCommand {
         scimConfig.maxMembersPerRequest = options.maxMembersPerRequest
         let scimService = SCIMService(store: store, configuration: scimConfig, logger: logger)
         let backend = DaemonBackend(
-            store: store,
+            store: store, follower: follower,
             scimBaseURL: { [options] directoryID in
                 let base = options.publicURL ?? "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(boundPort.value ?? port)"
                 return "\(base.hasSuffix("/") ? String(base.dropLast()) : base)/scim/v2/\(directoryID)"

@@ -294,4 +294,92 @@ struct FleetTests {
         #expect(try await writer.stop() == 0)
         try await server.stop()
     }
+
+    @Test("an instance frozen (SIGSTOP) under write load: the others' writes go on within seconds, no revision is skipped, it recovers after SIGCONT")
+    func frozenWriter() async throws {
+        let server = try PostgresServer()
+        try await server.start()
+        let fleet = try await Self.startFleet(server, count: 2)
+        let directory = try fleet[0].createDirectory(name: "frozen")
+        try await Self.converge(fleet, to: try Self.health(fleet[0]))
+        let frozen = try #require(fleet[0].process?.processIdentifier)
+        // Keep instance 0 busy writing, and freeze it in the middle of that.
+        let load = Task {
+            for n in 0..<400 {
+                _ = try? await Self.scim(fleet[0], directory).post("/Users", #"{"userName":"busy-\#(n)@example.com"}"#)
+            }
+        }
+        try await Task.sleep(for: .milliseconds(150))
+        kill(frozen, SIGSTOP)
+        defer { kill(frozen, SIGCONT) }
+        // Instance 1 keeps accepting writes: at once, or once the server ends the frozen session
+        // (idle_in_transaction_session_timeout, 5 s) and the lock wait gives up (lock_timeout, 5 s).
+        let started = ContinuousClock.now
+        var accepted = 0
+        var attempts = 0
+        while accepted < 5 && ContinuousClock.now - started < .seconds(30) {
+            attempts += 1
+            let write = try await Self.scim(fleet[1], directory).post("/Users", #"{"userName":"alive-\#(attempts)@example.com"}"#)
+            if write.status == 201 { accepted += 1 } else { #expect(write.status == 503, "\(write.summary)") }
+        }
+        #expect(accepted == 5, "instance 1 kept writing while instance 0 was frozen")
+        #expect(ContinuousClock.now - started < .seconds(20), "within the lock and idle timeouts")
+        kill(frozen, SIGCONT)
+        load.cancel()
+        _ = await load.value
+        let head = UInt64(try server.psql("SELECT revision FROM roster_head")) ?? 0
+        let log = try server.psql("SELECT count(*) || ' ' || max(revision) FROM roster_changelog")
+        #expect(log == "\(head) \(head)", "gapless: \(log)")
+        // The thawed instance reconnects and catches up; both verify.
+        _ = try await Self.scim(fleet[0], directory).post("/Users", #"{"userName":"after-thaw@example.com"}"#)
+        let final = UInt64(try server.psql("SELECT revision FROM roster_head")) ?? 0
+        try await Self.converge(fleet, to: final, within: .seconds(20))
+        for daemon in fleet {
+            #expect(try Self.verify(daemon).ok)
+            #expect(try await daemon.stop() == 0)
+        }
+        try await server.stop()
+    }
+
+    @Test("rosterctl fleet status and fleet wait: every live instance with its applied revision; wait returns once all applied it")
+    func fleetStatusAndWait() async throws {
+        let server = try PostgresServer()
+        try await server.start()
+        let fleet = try await Self.startFleet(server, count: 2)
+        let directory = try fleet[0].createDirectory(name: "status")
+        // A directory made on instance 0 takes writes on instance 1 at once (it follows before a 401).
+        let user = try await Self.scim(fleet[1], directory).post("/Users", #"{"userName":"s@example.com"}"#)
+        let revision = try #require(user.revision)
+        let waited = try await RosterctlTests.run(["fleet", "wait", String(revision), "--timeout", "10", "--json", "--socket", fleet[0].socketPath])
+        #expect(waited.status == 0, "\(waited)")
+        #expect(waited.json["revision"] as? Int == Int(revision) && waited.json["instances"] as? Int == 2, "\(waited)")
+        // Heartbeats carry the applied revision within a second or so.
+        var status = try await RosterctlTests.run(["fleet", "status", "--json", "--socket", fleet[1].socketPath])
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            let instances = status.json["instances"] as? [[String: Any]] ?? []
+            if instances.count == 2 && instances.allSatisfy({ ($0["applied_revision"] as? Int ?? 0) >= Int(revision) }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+            status = try await RosterctlTests.run(["fleet", "status", "--json", "--socket", fleet[1].socketPath])
+        }
+        #expect(status.status == 0, "\(status)")
+        let instances = status.json["instances"] as? [[String: Any]] ?? []
+        #expect(Set(instances.compactMap { $0["name"] as? String }) == ["i0", "i1"], "\(status)")
+        #expect((status.json["head_revision"] as? Int ?? 0) >= Int(revision))
+        for instance in instances {
+            #expect(instance["pid"] as? Int != nil && instance["last_seen_unix_ms"] as? Int != nil && instance["lag_revisions"] as? Int == 0)
+        }
+        // A revision nobody has: exit 4 after the timeout, naming who is behind.
+        let never = try await RosterctlTests.run(["fleet", "wait", String(revision + 1_000), "--timeout", "1", "--socket", fleet[0].socketPath])
+        #expect(never.status == 4, "\(never)")
+        #expect(never.stderr.contains("i0") && never.stderr.contains("i1"), "\(never)")
+        // A single-host daemon has no fleet.
+        let single = LiveDaemon()
+        try await single.start()
+        let none = try await RosterctlTests.run(["fleet", "status", "--socket", single.socketPath])
+        #expect(none.status == 2 && none.stderr.contains("not part of a fleet"), "\(none)")
+        #expect(try await single.stop() == 0)
+        for daemon in fleet { #expect(try await daemon.stop() == 0) }
+        try await server.stop()
+    }
 }

@@ -408,6 +408,14 @@ public nonisolated struct Roster_V1_RequestFrame: Sendable {
     set {method = .audit(newValue)}
   }
 
+  public var fleetStatus: Roster_V1_FleetStatusRequest {
+    get {
+      if case .fleetStatus(let v)? = method {return v}
+      return Roster_V1_FleetStatusRequest()
+    }
+    set {method = .fleetStatus(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Method: Equatable, Sendable {
@@ -432,6 +440,7 @@ public nonisolated struct Roster_V1_RequestFrame: Sendable {
     case verify(Roster_V1_VerifyRequest)
     case backup(Roster_V1_BackupRequest)
     case audit(Roster_V1_AuditRequest)
+    case fleetStatus(Roster_V1_FleetStatusRequest)
 
   }
 
@@ -606,6 +615,14 @@ public nonisolated struct Roster_V1_ResponseFrame: Sendable {
     set {result = .audit(newValue)}
   }
 
+  public var fleetStatus: Roster_V1_FleetStatusResponse {
+    get {
+      if case .fleetStatus(let v)? = result {return v}
+      return Roster_V1_FleetStatusResponse()
+    }
+    set {result = .fleetStatus(newValue)}
+  }
+
   /// Only on Watch: true on the last frame of the stream, which carries no
   /// event and whose status says why the stream ended. Unary calls end with
   /// their single response frame and leave this false.
@@ -634,6 +651,7 @@ public nonisolated struct Roster_V1_ResponseFrame: Sendable {
     case verify(Roster_V1_VerifyResponse)
     case backup(Roster_V1_BackupResponse)
     case audit(Roster_V1_AuditResponse)
+    case fleetStatus(Roster_V1_FleetStatusResponse)
 
   }
 
@@ -1304,6 +1322,60 @@ public nonisolated struct Roster_V1_HealthResponse: Sendable {
   /// Current index revision.
   public var revision: UInt64 = 0
 
+  /// Fleet mode: seconds since the shared database last answered this instance
+  /// (0 on a single host, whose store is local).
+  public var stalenessSeconds: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Fleet mode: the shared database's head and every live instance (heartbeat
+/// within the last 10 s). FAILED_PRECONDITION on a daemon without --database-url.
+public nonisolated struct Roster_V1_FleetStatusRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Roster_V1_FleetInstance: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// --instance-name (the host name by default).
+  public var name: String = String()
+
+  public var pid: UInt32 = 0
+
+  /// The last revision this instance applied to its index.
+  public var appliedRevision: UInt64 = 0
+
+  /// head_revision - applied_revision at the time of the answer.
+  public var lagRevisions: UInt64 = 0
+
+  /// When its heartbeat was last written.
+  public var lastSeenUnixMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Roster_V1_FleetStatusResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var headRevision: UInt64 = 0
+
+  public var instances: [Roster_V1_FleetInstance] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1700,7 +1772,7 @@ nonisolated extension Roster_V1_UserState: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Roster_V1_RequestFrame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RequestFrame"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{3}timeout_ms\0\u{1}check\0\u{3}batch_check\0\u{3}list_user_groups\0\u{3}list_group_members\0\u{3}get_user\0\u{3}get_group\0\u{1}watch\0\u{1}cancel\0\u{1}health\0\u{1}stats\0\u{4}\u{8}create_directory\0\u{3}list_directories\0\u{3}rotate_token\0\u{3}delete_directory\0\u{3}delete_group\0\u{1}verify\0\u{1}backup\0\u{1}audit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{3}timeout_ms\0\u{1}check\0\u{3}batch_check\0\u{3}list_user_groups\0\u{3}list_group_members\0\u{3}get_user\0\u{3}get_group\0\u{1}watch\0\u{1}cancel\0\u{1}health\0\u{1}stats\0\u{4}\u{8}create_directory\0\u{3}list_directories\0\u{3}rotate_token\0\u{3}delete_directory\0\u{3}delete_group\0\u{1}verify\0\u{1}backup\0\u{1}audit\0\u{3}fleet_status\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1944,6 +2016,19 @@ nonisolated extension Roster_V1_RequestFrame: SwiftProtobuf.Message, SwiftProtob
           self.method = .audit(v)
         }
       }()
+      case 28: try {
+        var v: Roster_V1_FleetStatusRequest?
+        var hadOneofValue = false
+        if let current = self.method {
+          hadOneofValue = true
+          if case .fleetStatus(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.method = .fleetStatus(v)
+        }
+      }()
       default: break
       }
     }
@@ -2033,6 +2118,10 @@ nonisolated extension Roster_V1_RequestFrame: SwiftProtobuf.Message, SwiftProtob
       guard case .audit(let v)? = self.method else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
     }()
+    case .fleetStatus?: try {
+      guard case .fleetStatus(let v)? = self.method else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2049,7 +2138,7 @@ nonisolated extension Roster_V1_RequestFrame: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Roster_V1_ResponseFrame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ResponseFrame"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{1}status\0\u{1}check\0\u{3}batch_check\0\u{3}list_user_groups\0\u{3}list_group_members\0\u{3}get_user\0\u{3}get_group\0\u{1}event\0\u{1}cancel\0\u{1}health\0\u{1}stats\0\u{4}\u{3}end_of_stream\0\u{4}\u{5}create_directory\0\u{3}list_directories\0\u{3}rotate_token\0\u{3}delete_directory\0\u{3}delete_group\0\u{1}verify\0\u{1}backup\0\u{1}audit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{1}status\0\u{1}check\0\u{3}batch_check\0\u{3}list_user_groups\0\u{3}list_group_members\0\u{3}get_user\0\u{3}get_group\0\u{1}event\0\u{1}cancel\0\u{1}health\0\u{1}stats\0\u{4}\u{3}end_of_stream\0\u{4}\u{5}create_directory\0\u{3}list_directories\0\u{3}rotate_token\0\u{3}delete_directory\0\u{3}delete_group\0\u{1}verify\0\u{1}backup\0\u{1}audit\0\u{3}fleet_status\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2294,6 +2383,19 @@ nonisolated extension Roster_V1_ResponseFrame: SwiftProtobuf.Message, SwiftProto
           self.result = .audit(v)
         }
       }()
+      case 28: try {
+        var v: Roster_V1_FleetStatusResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .fleetStatus(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .fleetStatus(v)
+        }
+      }()
       default: break
       }
     }
@@ -2388,6 +2490,10 @@ nonisolated extension Roster_V1_ResponseFrame: SwiftProtobuf.Message, SwiftProto
     case .audit?: try {
       guard case .audit(let v)? = self.result else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
+    }()
+    case .fleetStatus?: try {
+      guard case .fleetStatus(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
     }()
     default: break
     }
@@ -3558,7 +3664,7 @@ nonisolated extension Roster_V1_HealthRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Roster_V1_HealthResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}revision\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}revision\0\u{3}staleness_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3568,6 +3674,7 @@ nonisolated extension Roster_V1_HealthResponse: SwiftProtobuf.Message, SwiftProt
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.status) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.revision) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.stalenessSeconds) }()
       default: break
       }
     }
@@ -3580,12 +3687,120 @@ nonisolated extension Roster_V1_HealthResponse: SwiftProtobuf.Message, SwiftProt
     if self.revision != 0 {
       try visitor.visitSingularUInt64Field(value: self.revision, fieldNumber: 2)
     }
+    if self.stalenessSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.stalenessSeconds, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Roster_V1_HealthResponse, rhs: Roster_V1_HealthResponse) -> Bool {
     if lhs.status != rhs.status {return false}
     if lhs.revision != rhs.revision {return false}
+    if lhs.stalenessSeconds != rhs.stalenessSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Roster_V1_FleetStatusRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FleetStatusRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Roster_V1_FleetStatusRequest, rhs: Roster_V1_FleetStatusRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Roster_V1_FleetInstance: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FleetInstance"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}pid\0\u{3}applied_revision\0\u{3}lag_revisions\0\u{3}last_seen_unix_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.pid) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.appliedRevision) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.lagRevisions) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.lastSeenUnixMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.pid != 0 {
+      try visitor.visitSingularUInt32Field(value: self.pid, fieldNumber: 2)
+    }
+    if self.appliedRevision != 0 {
+      try visitor.visitSingularUInt64Field(value: self.appliedRevision, fieldNumber: 3)
+    }
+    if self.lagRevisions != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lagRevisions, fieldNumber: 4)
+    }
+    if self.lastSeenUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.lastSeenUnixMs, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Roster_V1_FleetInstance, rhs: Roster_V1_FleetInstance) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.pid != rhs.pid {return false}
+    if lhs.appliedRevision != rhs.appliedRevision {return false}
+    if lhs.lagRevisions != rhs.lagRevisions {return false}
+    if lhs.lastSeenUnixMs != rhs.lastSeenUnixMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Roster_V1_FleetStatusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FleetStatusResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}head_revision\0\u{1}instances\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.headRevision) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.instances) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.headRevision != 0 {
+      try visitor.visitSingularUInt64Field(value: self.headRevision, fieldNumber: 1)
+    }
+    if !self.instances.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.instances, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Roster_V1_FleetStatusResponse, rhs: Roster_V1_FleetStatusResponse) -> Bool {
+    if lhs.headRevision != rhs.headRevision {return false}
+    if lhs.instances != rhs.instances {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -82,8 +82,9 @@ extension Roster_V1_RequestFrame.OneOf_Method {
         case .createDirectory, .listDirectories, .rotateToken, .deleteDirectory, .deleteGroup, .verify, .backup,
             .audit:
             true
+        // FleetStatus shows instance names, pids and revisions: no more than Health and Stats.
         case .check, .batchCheck, .listUserGroups, .listGroupMembers, .getUser, .getGroup, .watch, .cancel, .health,
-            .stats:
+            .stats, .fleetStatus:
             false
         }
     }

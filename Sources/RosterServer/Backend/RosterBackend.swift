@@ -57,6 +57,43 @@ public protocol RosterBackend: Sendable {
     /// The SCIM request audit log, newest first; `directoryID` nil means all directories,
     /// `sinceUnixMs` 0 means no lower bound. `limit` is already clamped by the server.
     func audit(directoryID: String?, sinceUnixMs: Int64, limit: Int) async throws -> [AuditEntry]
+
+    // MARK: Fleet mode
+
+    /// The shared database's head and the live instances; nil when the daemon is not in a fleet.
+    func fleetStatus() async throws -> FleetView?
+    /// Seconds since the shared database last answered (0 when the daemon is not in a fleet).
+    var stalenessSeconds: Double { get }
+}
+
+extension RosterBackend {
+    public func fleetStatus() async throws -> FleetView? { nil }
+    public var stalenessSeconds: Double { 0 }
+}
+
+/// The result of `RosterBackend.fleetStatus`.
+public struct FleetView: Sendable, Hashable {
+    public struct Instance: Sendable, Hashable {
+        public var name: String
+        public var pid: Int
+        public var appliedRevision: UInt64
+        public var lastSeenUnixMs: Int64
+
+        public init(name: String, pid: Int, appliedRevision: UInt64, lastSeenUnixMs: Int64) {
+            self.name = name
+            self.pid = pid
+            self.appliedRevision = appliedRevision
+            self.lastSeenUnixMs = lastSeenUnixMs
+        }
+    }
+
+    public var headRevision: UInt64
+    public var instances: [Instance]
+
+    public init(headRevision: UInt64, instances: [Instance]) {
+        self.headRevision = headRevision
+        self.instances = instances
+    }
 }
 
 /// The result of `RosterBackend.createDirectory`.

@@ -332,6 +332,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
                 var response = Roster_V1_HealthResponse()
                 response.status = "SERVING"
                 response.revision = index.revision
+                response.stalenessSeconds = server.backend.stalenessSeconds
                 writeResult(callID, .health(response))
                 finishSync(callID, serial: serial, method: name, received: received)
 
@@ -444,6 +445,27 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
                         directoryID: directoryID, sinceUnixMs: since, limit: limit
                     ).map(Roster_V1_AuditRecord.init)
                     return .audit(response)
+                }
+
+            case .fleetStatus:
+                startBackendCall(callID, name, timeoutMs: timeoutMs, received: received, serial: serial) { backend in
+                    guard let view = try await backend.fleetStatus() else {
+                        throw RosterStatus(
+                            .failedPrecondition,
+                            "this rosterd has its own SQLite store (no --database-url), so it is not part of a fleet")
+                    }
+                    var response = Roster_V1_FleetStatusResponse()
+                    response.headRevision = view.headRevision
+                    response.instances = view.instances.map { instance in
+                        var member = Roster_V1_FleetInstance()
+                        member.name = instance.name
+                        member.pid = UInt32(clamping: instance.pid)
+                        member.appliedRevision = instance.appliedRevision
+                        member.lagRevisions = view.headRevision > instance.appliedRevision ? view.headRevision - instance.appliedRevision : 0
+                        member.lastSeenUnixMs = instance.lastSeenUnixMs
+                        return member
+                    }
+                    return .fleetStatus(response)
                 }
 
             case .watch, .cancel:

@@ -58,6 +58,9 @@ protocol StoreEngine: AnyObject, Sendable {
     func deleteEvents(throughRevision revision: Int64, olderThan time: Int64) throws -> Int
     /// The revision of the event that has `count` newer events after it (nil: fewer than that).
     func eventRevision(keepingNewest count: Int) throws -> Int64?
+    /// Deletes change-log entries at or below `revision` committed before `time` (ms); returns how
+    /// many. An instance whose revision falls behind what is left loads a new snapshot.
+    func pruneChangeLog(throughRevision revision: Int64, olderThan time: Int64) throws -> Int
     /// Appends audit rows of requests that wrote nothing, outside any write batch.
     func appendAudit(_ entries: [AuditEntry]) throws
     /// Deletes at most `limit` audit rows older than `time` (ms), oldest first; returns how many.

@@ -126,6 +126,10 @@ public final class FleetFollower: Service, Sendable {
                     failing = true
                 }
             }
+            // At most one round per few milliseconds, however many wake-ups (requests waiting for
+            // a revision, a flood of unauthenticated ones) ask for it: wake-ups meanwhile share
+            // the next round.
+            try? await Task.sleep(for: .milliseconds(5))
         }
     }
 

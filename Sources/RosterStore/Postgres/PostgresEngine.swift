@@ -528,6 +528,13 @@ final class PostgresEngine: StoreEngine {
         ).first?.decode(Int64.self)
     }
 
+    func pruneChangeLog(throughRevision revision: Int64, olderThan time: Int64) throws -> Int {
+        try connectWriter().run(
+            "DELETE FROM roster_changelog WHERE revision <= \(revision) AND committed_at < \(time) RETURNING revision",
+            logger: logger
+        ).count
+    }
+
     func appendAudit(_ entries: [AuditEntry]) throws {
         let connection = try connectWriter()
         for entry in entries { try PostgresRows.insertAudit(entry, connection, logger: logger) }

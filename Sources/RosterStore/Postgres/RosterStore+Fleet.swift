@@ -27,6 +27,28 @@ extension RosterStore {
     /// The PostgreSQL engine, when this store runs on one.
     var postgres: PostgresEngine? { engine as? PostgresEngine }
 
+    /// Whether other instances write to this store too (fleet mode).
+    public var isShared: Bool { postgres != nil }
+
+    /// Fleet mode: waits (at most `timeout`) until a revision after `revision` is published,
+    /// asking the follower to fetch at once. For a request that names what another instance may
+    /// have just created (a directory, a token): true when something newer arrived, so it is
+    /// worth looking again. On a single host nothing else writes: false at once.
+    public func awaitNewer(than revision: UInt64, timeout: Duration) async -> Bool {
+        guard isShared else { return false }
+        let woke = AsyncStream<Void>.makeStream(of: Void.self)
+        guard let token = publisher.whenRevision(revision + 1, { woke.continuation.yield() }) else { return true }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            woke.continuation.finish()
+        }
+        var iterator = woke.stream.makeAsyncIterator()
+        let arrived = await iterator.next() != nil
+        timer.cancel()
+        publisher.cancel(token)
+        return arrived
+    }
+
     /// Replays every revision other instances committed after the published one, publishes, and
     /// returns the revision reached. Runs on the writer's queue, so it is ordered with this
     /// instance's own batches (which catch up the same way under the head lock).

@@ -290,6 +290,9 @@ final class SQLiteEngine: StoreEngine {
         }
     }
 
+    /// The embedded store keeps no change log (no other instance follows it).
+    func pruneChangeLog(throughRevision revision: Int64, olderThan time: Int64) throws -> Int { 0 }
+
     func appendAudit(_ entries: [AuditEntry]) throws {
         try pool.write { db in
             for entry in entries { try SQLiteRows.insertAudit(entry, db) }

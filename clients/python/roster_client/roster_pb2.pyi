@@ -224,6 +224,32 @@ class Directory(_message.Message):
     users: int
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., provider: _Optional[str] = ..., policy: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., users: _Optional[int] = ..., groups: _Optional[int] = ..., memberships: _Optional[int] = ...) -> None: ...
 
+class FleetInstance(_message.Message):
+    __slots__ = ["applied_revision", "lag_revisions", "last_seen_unix_ms", "name", "pid"]
+    APPLIED_REVISION_FIELD_NUMBER: _ClassVar[int]
+    LAG_REVISIONS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    applied_revision: int
+    lag_revisions: int
+    last_seen_unix_ms: int
+    name: str
+    pid: int
+    def __init__(self, name: _Optional[str] = ..., pid: _Optional[int] = ..., applied_revision: _Optional[int] = ..., lag_revisions: _Optional[int] = ..., last_seen_unix_ms: _Optional[int] = ...) -> None: ...
+
+class FleetStatusRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class FleetStatusResponse(_message.Message):
+    __slots__ = ["head_revision", "instances"]
+    HEAD_REVISION_FIELD_NUMBER: _ClassVar[int]
+    INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    head_revision: int
+    instances: _containers.RepeatedCompositeFieldContainer[FleetInstance]
+    def __init__(self, head_revision: _Optional[int] = ..., instances: _Optional[_Iterable[_Union[FleetInstance, _Mapping]]] = ...) -> None: ...
+
 class GetGroupRequest(_message.Message):
     __slots__ = ["directory_id", "group", "min_revision"]
     DIRECTORY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -303,12 +329,14 @@ class HealthRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ["revision", "status"]
+    __slots__ = ["revision", "staleness_seconds", "status"]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    STALENESS_SECONDS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     revision: int
+    staleness_seconds: float
     status: str
-    def __init__(self, status: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
+    def __init__(self, status: _Optional[str] = ..., revision: _Optional[int] = ..., staleness_seconds: _Optional[float] = ...) -> None: ...
 
 class ListDirectoriesRequest(_message.Message):
     __slots__ = []
@@ -369,7 +397,7 @@ class ListUserGroupsResponse(_message.Message):
     def __init__(self, groups: _Optional[_Iterable[_Union[GroupSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class RequestFrame(_message.Message):
-    __slots__ = ["audit", "backup", "batch_check", "call_id", "cancel", "check", "create_directory", "delete_directory", "delete_group", "get_group", "get_user", "health", "list_directories", "list_group_members", "list_user_groups", "rotate_token", "stats", "timeout_ms", "verify", "watch"]
+    __slots__ = ["audit", "backup", "batch_check", "call_id", "cancel", "check", "create_directory", "delete_directory", "delete_group", "fleet_status", "get_group", "get_user", "health", "list_directories", "list_group_members", "list_user_groups", "rotate_token", "stats", "timeout_ms", "verify", "watch"]
     AUDIT_FIELD_NUMBER: _ClassVar[int]
     BACKUP_FIELD_NUMBER: _ClassVar[int]
     BATCH_CHECK_FIELD_NUMBER: _ClassVar[int]
@@ -379,6 +407,7 @@ class RequestFrame(_message.Message):
     CREATE_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
     DELETE_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
     DELETE_GROUP_FIELD_NUMBER: _ClassVar[int]
+    FLEET_STATUS_FIELD_NUMBER: _ClassVar[int]
     GET_GROUP_FIELD_NUMBER: _ClassVar[int]
     GET_USER_FIELD_NUMBER: _ClassVar[int]
     HEALTH_FIELD_NUMBER: _ClassVar[int]
@@ -399,6 +428,7 @@ class RequestFrame(_message.Message):
     create_directory: CreateDirectoryRequest
     delete_directory: DeleteDirectoryRequest
     delete_group: DeleteGroupRequest
+    fleet_status: FleetStatusRequest
     get_group: GetGroupRequest
     get_user: GetUserRequest
     health: HealthRequest
@@ -410,10 +440,10 @@ class RequestFrame(_message.Message):
     timeout_ms: int
     verify: VerifyRequest
     watch: WatchRequest
-    def __init__(self, call_id: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., check: _Optional[_Union[CheckRequest, _Mapping]] = ..., batch_check: _Optional[_Union[BatchCheckRequest, _Mapping]] = ..., list_user_groups: _Optional[_Union[ListUserGroupsRequest, _Mapping]] = ..., list_group_members: _Optional[_Union[ListGroupMembersRequest, _Mapping]] = ..., get_user: _Optional[_Union[GetUserRequest, _Mapping]] = ..., get_group: _Optional[_Union[GetGroupRequest, _Mapping]] = ..., watch: _Optional[_Union[WatchRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ..., health: _Optional[_Union[HealthRequest, _Mapping]] = ..., stats: _Optional[_Union[StatsRequest, _Mapping]] = ..., create_directory: _Optional[_Union[CreateDirectoryRequest, _Mapping]] = ..., list_directories: _Optional[_Union[ListDirectoriesRequest, _Mapping]] = ..., rotate_token: _Optional[_Union[RotateTokenRequest, _Mapping]] = ..., delete_directory: _Optional[_Union[DeleteDirectoryRequest, _Mapping]] = ..., delete_group: _Optional[_Union[DeleteGroupRequest, _Mapping]] = ..., verify: _Optional[_Union[VerifyRequest, _Mapping]] = ..., backup: _Optional[_Union[BackupRequest, _Mapping]] = ..., audit: _Optional[_Union[AuditRequest, _Mapping]] = ...) -> None: ...
+    def __init__(self, call_id: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., check: _Optional[_Union[CheckRequest, _Mapping]] = ..., batch_check: _Optional[_Union[BatchCheckRequest, _Mapping]] = ..., list_user_groups: _Optional[_Union[ListUserGroupsRequest, _Mapping]] = ..., list_group_members: _Optional[_Union[ListGroupMembersRequest, _Mapping]] = ..., get_user: _Optional[_Union[GetUserRequest, _Mapping]] = ..., get_group: _Optional[_Union[GetGroupRequest, _Mapping]] = ..., watch: _Optional[_Union[WatchRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ..., health: _Optional[_Union[HealthRequest, _Mapping]] = ..., stats: _Optional[_Union[StatsRequest, _Mapping]] = ..., create_directory: _Optional[_Union[CreateDirectoryRequest, _Mapping]] = ..., list_directories: _Optional[_Union[ListDirectoriesRequest, _Mapping]] = ..., rotate_token: _Optional[_Union[RotateTokenRequest, _Mapping]] = ..., delete_directory: _Optional[_Union[DeleteDirectoryRequest, _Mapping]] = ..., delete_group: _Optional[_Union[DeleteGroupRequest, _Mapping]] = ..., verify: _Optional[_Union[VerifyRequest, _Mapping]] = ..., backup: _Optional[_Union[BackupRequest, _Mapping]] = ..., audit: _Optional[_Union[AuditRequest, _Mapping]] = ..., fleet_status: _Optional[_Union[FleetStatusRequest, _Mapping]] = ...) -> None: ...
 
 class ResponseFrame(_message.Message):
-    __slots__ = ["audit", "backup", "batch_check", "call_id", "cancel", "check", "create_directory", "delete_directory", "delete_group", "end_of_stream", "event", "get_group", "get_user", "health", "list_directories", "list_group_members", "list_user_groups", "rotate_token", "stats", "status", "verify"]
+    __slots__ = ["audit", "backup", "batch_check", "call_id", "cancel", "check", "create_directory", "delete_directory", "delete_group", "end_of_stream", "event", "fleet_status", "get_group", "get_user", "health", "list_directories", "list_group_members", "list_user_groups", "rotate_token", "stats", "status", "verify"]
     AUDIT_FIELD_NUMBER: _ClassVar[int]
     BACKUP_FIELD_NUMBER: _ClassVar[int]
     BATCH_CHECK_FIELD_NUMBER: _ClassVar[int]
@@ -425,6 +455,7 @@ class ResponseFrame(_message.Message):
     DELETE_GROUP_FIELD_NUMBER: _ClassVar[int]
     END_OF_STREAM_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    FLEET_STATUS_FIELD_NUMBER: _ClassVar[int]
     GET_GROUP_FIELD_NUMBER: _ClassVar[int]
     GET_USER_FIELD_NUMBER: _ClassVar[int]
     HEALTH_FIELD_NUMBER: _ClassVar[int]
@@ -446,6 +477,7 @@ class ResponseFrame(_message.Message):
     delete_group: DeleteGroupResponse
     end_of_stream: bool
     event: WatchEvent
+    fleet_status: FleetStatusResponse
     get_group: GetGroupResponse
     get_user: GetUserResponse
     health: HealthResponse
@@ -456,7 +488,7 @@ class ResponseFrame(_message.Message):
     stats: StatsResponse
     status: Status
     verify: VerifyResponse
-    def __init__(self, call_id: _Optional[int] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., check: _Optional[_Union[CheckResponse, _Mapping]] = ..., batch_check: _Optional[_Union[BatchCheckResponse, _Mapping]] = ..., list_user_groups: _Optional[_Union[ListUserGroupsResponse, _Mapping]] = ..., list_group_members: _Optional[_Union[ListGroupMembersResponse, _Mapping]] = ..., get_user: _Optional[_Union[GetUserResponse, _Mapping]] = ..., get_group: _Optional[_Union[GetGroupResponse, _Mapping]] = ..., event: _Optional[_Union[WatchEvent, _Mapping]] = ..., cancel: _Optional[_Union[CancelResponse, _Mapping]] = ..., health: _Optional[_Union[HealthResponse, _Mapping]] = ..., stats: _Optional[_Union[StatsResponse, _Mapping]] = ..., create_directory: _Optional[_Union[CreateDirectoryResponse, _Mapping]] = ..., list_directories: _Optional[_Union[ListDirectoriesResponse, _Mapping]] = ..., rotate_token: _Optional[_Union[RotateTokenResponse, _Mapping]] = ..., delete_directory: _Optional[_Union[DeleteDirectoryResponse, _Mapping]] = ..., delete_group: _Optional[_Union[DeleteGroupResponse, _Mapping]] = ..., verify: _Optional[_Union[VerifyResponse, _Mapping]] = ..., backup: _Optional[_Union[BackupResponse, _Mapping]] = ..., audit: _Optional[_Union[AuditResponse, _Mapping]] = ..., end_of_stream: bool = ...) -> None: ...
+    def __init__(self, call_id: _Optional[int] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., check: _Optional[_Union[CheckResponse, _Mapping]] = ..., batch_check: _Optional[_Union[BatchCheckResponse, _Mapping]] = ..., list_user_groups: _Optional[_Union[ListUserGroupsResponse, _Mapping]] = ..., list_group_members: _Optional[_Union[ListGroupMembersResponse, _Mapping]] = ..., get_user: _Optional[_Union[GetUserResponse, _Mapping]] = ..., get_group: _Optional[_Union[GetGroupResponse, _Mapping]] = ..., event: _Optional[_Union[WatchEvent, _Mapping]] = ..., cancel: _Optional[_Union[CancelResponse, _Mapping]] = ..., health: _Optional[_Union[HealthResponse, _Mapping]] = ..., stats: _Optional[_Union[StatsResponse, _Mapping]] = ..., create_directory: _Optional[_Union[CreateDirectoryResponse, _Mapping]] = ..., list_directories: _Optional[_Union[ListDirectoriesResponse, _Mapping]] = ..., rotate_token: _Optional[_Union[RotateTokenResponse, _Mapping]] = ..., delete_directory: _Optional[_Union[DeleteDirectoryResponse, _Mapping]] = ..., delete_group: _Optional[_Union[DeleteGroupResponse, _Mapping]] = ..., verify: _Optional[_Union[VerifyResponse, _Mapping]] = ..., backup: _Optional[_Union[BackupResponse, _Mapping]] = ..., audit: _Optional[_Union[AuditResponse, _Mapping]] = ..., fleet_status: _Optional[_Union[FleetStatusResponse, _Mapping]] = ..., end_of_stream: bool = ...) -> None: ...
 
 class RotateTokenRequest(_message.Message):
     __slots__ = ["directory_id"]

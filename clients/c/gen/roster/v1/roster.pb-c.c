@@ -1312,6 +1312,141 @@ void   roster__v1__health_response__free_unpacked
   assert(message->base.descriptor == &roster__v1__health_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   roster__v1__fleet_status_request__init
+                     (Roster__V1__FleetStatusRequest         *message)
+{
+  static const Roster__V1__FleetStatusRequest init_value = ROSTER__V1__FLEET_STATUS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t roster__v1__fleet_status_request__get_packed_size
+                     (const Roster__V1__FleetStatusRequest *message)
+{
+  assert(message->base.descriptor == &roster__v1__fleet_status_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t roster__v1__fleet_status_request__pack
+                     (const Roster__V1__FleetStatusRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &roster__v1__fleet_status_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t roster__v1__fleet_status_request__pack_to_buffer
+                     (const Roster__V1__FleetStatusRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &roster__v1__fleet_status_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Roster__V1__FleetStatusRequest *
+       roster__v1__fleet_status_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Roster__V1__FleetStatusRequest *)
+     protobuf_c_message_unpack (&roster__v1__fleet_status_request__descriptor,
+                                allocator, len, data);
+}
+void   roster__v1__fleet_status_request__free_unpacked
+                     (Roster__V1__FleetStatusRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &roster__v1__fleet_status_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   roster__v1__fleet_instance__init
+                     (Roster__V1__FleetInstance         *message)
+{
+  static const Roster__V1__FleetInstance init_value = ROSTER__V1__FLEET_INSTANCE__INIT;
+  *message = init_value;
+}
+size_t roster__v1__fleet_instance__get_packed_size
+                     (const Roster__V1__FleetInstance *message)
+{
+  assert(message->base.descriptor == &roster__v1__fleet_instance__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t roster__v1__fleet_instance__pack
+                     (const Roster__V1__FleetInstance *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &roster__v1__fleet_instance__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t roster__v1__fleet_instance__pack_to_buffer
+                     (const Roster__V1__FleetInstance *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &roster__v1__fleet_instance__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Roster__V1__FleetInstance *
+       roster__v1__fleet_instance__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Roster__V1__FleetInstance *)
+     protobuf_c_message_unpack (&roster__v1__fleet_instance__descriptor,
+                                allocator, len, data);
+}
+void   roster__v1__fleet_instance__free_unpacked
+                     (Roster__V1__FleetInstance *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &roster__v1__fleet_instance__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   roster__v1__fleet_status_response__init
+                     (Roster__V1__FleetStatusResponse         *message)
+{
+  static const Roster__V1__FleetStatusResponse init_value = ROSTER__V1__FLEET_STATUS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t roster__v1__fleet_status_response__get_packed_size
+                     (const Roster__V1__FleetStatusResponse *message)
+{
+  assert(message->base.descriptor == &roster__v1__fleet_status_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t roster__v1__fleet_status_response__pack
+                     (const Roster__V1__FleetStatusResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &roster__v1__fleet_status_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t roster__v1__fleet_status_response__pack_to_buffer
+                     (const Roster__V1__FleetStatusResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &roster__v1__fleet_status_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Roster__V1__FleetStatusResponse *
+       roster__v1__fleet_status_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Roster__V1__FleetStatusResponse *)
+     protobuf_c_message_unpack (&roster__v1__fleet_status_response__descriptor,
+                                allocator, len, data);
+}
+void   roster__v1__fleet_status_response__free_unpacked
+                     (Roster__V1__FleetStatusResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &roster__v1__fleet_status_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   roster__v1__stats_request__init
                      (Roster__V1__StatsRequest         *message)
 {
@@ -2212,7 +2347,7 @@ void   roster__v1__audit_response__free_unpacked
   assert(message->base.descriptor == &roster__v1__audit_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor roster__v1__request_frame__field_descriptors[20] =
+static const ProtobufCFieldDescriptor roster__v1__request_frame__field_descriptors[21] =
 {
   {
     "call_id",
@@ -2454,6 +2589,18 @@ static const ProtobufCFieldDescriptor roster__v1__request_frame__field_descripto
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fleet_status",
+    28,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Roster__V1__RequestFrame, method_case),
+    offsetof(Roster__V1__RequestFrame, fleet_status),
+    &roster__v1__fleet_status_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned roster__v1__request_frame__field_indices_by_name[] = {
   19,   /* field[19] = audit */
@@ -2465,6 +2612,7 @@ static const unsigned roster__v1__request_frame__field_indices_by_name[] = {
   12,   /* field[12] = create_directory */
   15,   /* field[15] = delete_directory */
   16,   /* field[16] = delete_group */
+  20,   /* field[20] = fleet_status */
   7,   /* field[7] = get_group */
   6,   /* field[6] = get_user */
   10,   /* field[10] = health */
@@ -2481,7 +2629,7 @@ static const ProtobufCIntRange roster__v1__request_frame__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 20, 12 },
-  { 0, 20 }
+  { 0, 21 }
 };
 const ProtobufCMessageDescriptor roster__v1__request_frame__descriptor =
 {
@@ -2491,14 +2639,14 @@ const ProtobufCMessageDescriptor roster__v1__request_frame__descriptor =
   "Roster__V1__RequestFrame",
   "roster.v1",
   sizeof(Roster__V1__RequestFrame),
-  20,
+  21,
   roster__v1__request_frame__field_descriptors,
   roster__v1__request_frame__field_indices_by_name,
   2,  roster__v1__request_frame__number_ranges,
   (ProtobufCMessageInit) roster__v1__request_frame__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor roster__v1__response_frame__field_descriptors[21] =
+static const ProtobufCFieldDescriptor roster__v1__response_frame__field_descriptors[22] =
 {
   {
     "call_id",
@@ -2752,6 +2900,18 @@ static const ProtobufCFieldDescriptor roster__v1__response_frame__field_descript
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fleet_status",
+    28,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Roster__V1__ResponseFrame, result_case),
+    offsetof(Roster__V1__ResponseFrame, fleet_status),
+    &roster__v1__fleet_status_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned roster__v1__response_frame__field_indices_by_name[] = {
   20,   /* field[20] = audit */
@@ -2765,6 +2925,7 @@ static const unsigned roster__v1__response_frame__field_indices_by_name[] = {
   17,   /* field[17] = delete_group */
   12,   /* field[12] = end_of_stream */
   8,   /* field[8] = event */
+  21,   /* field[21] = fleet_status */
   7,   /* field[7] = get_group */
   6,   /* field[6] = get_user */
   10,   /* field[10] = health */
@@ -2781,7 +2942,7 @@ static const ProtobufCIntRange roster__v1__response_frame__number_ranges[3 + 1] 
   { 1, 0 },
   { 15, 12 },
   { 20, 13 },
-  { 0, 21 }
+  { 0, 22 }
 };
 const ProtobufCMessageDescriptor roster__v1__response_frame__descriptor =
 {
@@ -2791,7 +2952,7 @@ const ProtobufCMessageDescriptor roster__v1__response_frame__descriptor =
   "Roster__V1__ResponseFrame",
   "roster.v1",
   sizeof(Roster__V1__ResponseFrame),
-  21,
+  22,
   roster__v1__response_frame__field_descriptors,
   roster__v1__response_frame__field_indices_by_name,
   3,  roster__v1__response_frame__number_ranges,
@@ -4526,7 +4687,7 @@ const ProtobufCMessageDescriptor roster__v1__health_request__descriptor =
   (ProtobufCMessageInit) roster__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor roster__v1__health_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor roster__v1__health_response__field_descriptors[3] =
 {
   {
     "status",
@@ -4552,15 +4713,28 @@ static const ProtobufCFieldDescriptor roster__v1__health_response__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "staleness_seconds",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Roster__V1__HealthResponse, staleness_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned roster__v1__health_response__field_indices_by_name[] = {
   1,   /* field[1] = revision */
+  2,   /* field[2] = staleness_seconds */
   0,   /* field[0] = status */
 };
 static const ProtobufCIntRange roster__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor roster__v1__health_response__descriptor =
 {
@@ -4570,11 +4744,170 @@ const ProtobufCMessageDescriptor roster__v1__health_response__descriptor =
   "Roster__V1__HealthResponse",
   "roster.v1",
   sizeof(Roster__V1__HealthResponse),
-  2,
+  3,
   roster__v1__health_response__field_descriptors,
   roster__v1__health_response__field_indices_by_name,
   1,  roster__v1__health_response__number_ranges,
   (ProtobufCMessageInit) roster__v1__health_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define roster__v1__fleet_status_request__field_descriptors NULL
+#define roster__v1__fleet_status_request__field_indices_by_name NULL
+#define roster__v1__fleet_status_request__number_ranges NULL
+const ProtobufCMessageDescriptor roster__v1__fleet_status_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "roster.v1.FleetStatusRequest",
+  "FleetStatusRequest",
+  "Roster__V1__FleetStatusRequest",
+  "roster.v1",
+  sizeof(Roster__V1__FleetStatusRequest),
+  0,
+  roster__v1__fleet_status_request__field_descriptors,
+  roster__v1__fleet_status_request__field_indices_by_name,
+  0,  roster__v1__fleet_status_request__number_ranges,
+  (ProtobufCMessageInit) roster__v1__fleet_status_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor roster__v1__fleet_instance__field_descriptors[5] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Roster__V1__FleetInstance, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Roster__V1__FleetInstance, pid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "applied_revision",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Roster__V1__FleetInstance, applied_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lag_revisions",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Roster__V1__FleetInstance, lag_revisions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_seen_unix_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Roster__V1__FleetInstance, last_seen_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned roster__v1__fleet_instance__field_indices_by_name[] = {
+  2,   /* field[2] = applied_revision */
+  3,   /* field[3] = lag_revisions */
+  4,   /* field[4] = last_seen_unix_ms */
+  0,   /* field[0] = name */
+  1,   /* field[1] = pid */
+};
+static const ProtobufCIntRange roster__v1__fleet_instance__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor roster__v1__fleet_instance__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "roster.v1.FleetInstance",
+  "FleetInstance",
+  "Roster__V1__FleetInstance",
+  "roster.v1",
+  sizeof(Roster__V1__FleetInstance),
+  5,
+  roster__v1__fleet_instance__field_descriptors,
+  roster__v1__fleet_instance__field_indices_by_name,
+  1,  roster__v1__fleet_instance__number_ranges,
+  (ProtobufCMessageInit) roster__v1__fleet_instance__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor roster__v1__fleet_status_response__field_descriptors[2] =
+{
+  {
+    "head_revision",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Roster__V1__FleetStatusResponse, head_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instances",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Roster__V1__FleetStatusResponse, n_instances),
+    offsetof(Roster__V1__FleetStatusResponse, instances),
+    &roster__v1__fleet_instance__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned roster__v1__fleet_status_response__field_indices_by_name[] = {
+  0,   /* field[0] = head_revision */
+  1,   /* field[1] = instances */
+};
+static const ProtobufCIntRange roster__v1__fleet_status_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor roster__v1__fleet_status_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "roster.v1.FleetStatusResponse",
+  "FleetStatusResponse",
+  "Roster__V1__FleetStatusResponse",
+  "roster.v1",
+  sizeof(Roster__V1__FleetStatusResponse),
+  2,
+  roster__v1__fleet_status_response__field_descriptors,
+  roster__v1__fleet_status_response__field_indices_by_name,
+  1,  roster__v1__fleet_status_response__number_ranges,
+  (ProtobufCMessageInit) roster__v1__fleet_status_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define roster__v1__stats_request__field_descriptors NULL
@@ -5925,7 +6258,7 @@ const ProtobufCEnumDescriptor roster__v1__user_state__descriptor =
   roster__v1__user_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor roster__v1__roster__method_descriptors[18] =
+static const ProtobufCMethodDescriptor roster__v1__roster__method_descriptors[19] =
 {
   { "Check", &roster__v1__check_request__descriptor, &roster__v1__check_response__descriptor },
   { "BatchCheck", &roster__v1__batch_check_request__descriptor, &roster__v1__batch_check_response__descriptor },
@@ -5945,6 +6278,7 @@ static const ProtobufCMethodDescriptor roster__v1__roster__method_descriptors[18
   { "Verify", &roster__v1__verify_request__descriptor, &roster__v1__verify_response__descriptor },
   { "Backup", &roster__v1__backup_request__descriptor, &roster__v1__backup_response__descriptor },
   { "Audit", &roster__v1__audit_request__descriptor, &roster__v1__audit_response__descriptor },
+  { "FleetStatus", &roster__v1__fleet_status_request__descriptor, &roster__v1__fleet_status_response__descriptor },
 };
 const unsigned roster__v1__roster__method_indices_by_name[] = {
   17,        /* Audit */
@@ -5955,6 +6289,7 @@ const unsigned roster__v1__roster__method_indices_by_name[] = {
   10,        /* CreateDirectory */
   13,        /* DeleteDirectory */
   14,        /* DeleteGroup */
+  18,        /* FleetStatus */
   5,        /* GetGroup */
   4,        /* GetUser */
   8,        /* Health */
@@ -5973,7 +6308,7 @@ const ProtobufCServiceDescriptor roster__v1__roster__descriptor =
   "Roster",
   "Roster__V1__Roster",
   "roster.v1",
-  18,
+  19,
   roster__v1__roster__method_descriptors,
   roster__v1__roster__method_indices_by_name
 };
@@ -6120,6 +6455,14 @@ void roster__v1__roster__audit(ProtobufCService *service,
 {
   assert(service->descriptor == &roster__v1__roster__descriptor);
   service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void roster__v1__roster__fleet_status(ProtobufCService *service,
+                                      const Roster__V1__FleetStatusRequest *input,
+                                      Roster__V1__FleetStatusResponse_Closure closure,
+                                      void *closure_data)
+{
+  assert(service->descriptor == &roster__v1__roster__descriptor);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void roster__v1__roster__init (Roster__V1__Roster_Service *service,
                                Roster__V1__Roster_ServiceDestroy destroy)

@@ -44,6 +44,9 @@ typedef struct Roster__V1__CancelRequest Roster__V1__CancelRequest;
 typedef struct Roster__V1__CancelResponse Roster__V1__CancelResponse;
 typedef struct Roster__V1__HealthRequest Roster__V1__HealthRequest;
 typedef struct Roster__V1__HealthResponse Roster__V1__HealthResponse;
+typedef struct Roster__V1__FleetStatusRequest Roster__V1__FleetStatusRequest;
+typedef struct Roster__V1__FleetInstance Roster__V1__FleetInstance;
+typedef struct Roster__V1__FleetStatusResponse Roster__V1__FleetStatusResponse;
 typedef struct Roster__V1__StatsRequest Roster__V1__StatsRequest;
 typedef struct Roster__V1__StatsResponse Roster__V1__StatsResponse;
 typedef struct Roster__V1__Directory Roster__V1__Directory;
@@ -155,7 +158,8 @@ typedef enum {
   ROSTER__V1__REQUEST_FRAME__METHOD_DELETE_GROUP = 24,
   ROSTER__V1__REQUEST_FRAME__METHOD_VERIFY = 25,
   ROSTER__V1__REQUEST_FRAME__METHOD_BACKUP = 26,
-  ROSTER__V1__REQUEST_FRAME__METHOD_AUDIT = 27
+  ROSTER__V1__REQUEST_FRAME__METHOD_AUDIT = 27,
+  ROSTER__V1__REQUEST_FRAME__METHOD_FLEET_STATUS = 28
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ROSTER__V1__REQUEST_FRAME__METHOD__CASE)
 } Roster__V1__RequestFrame__MethodCase;
 
@@ -206,6 +210,7 @@ struct  Roster__V1__RequestFrame
     Roster__V1__VerifyRequest *verify;
     Roster__V1__BackupRequest *backup;
     Roster__V1__AuditRequest *audit;
+    Roster__V1__FleetStatusRequest *fleet_status;
   };
 };
 #define ROSTER__V1__REQUEST_FRAME__INIT \
@@ -232,7 +237,8 @@ typedef enum {
   ROSTER__V1__RESPONSE_FRAME__RESULT_DELETE_GROUP = 24,
   ROSTER__V1__RESPONSE_FRAME__RESULT_VERIFY = 25,
   ROSTER__V1__RESPONSE_FRAME__RESULT_BACKUP = 26,
-  ROSTER__V1__RESPONSE_FRAME__RESULT_AUDIT = 27
+  ROSTER__V1__RESPONSE_FRAME__RESULT_AUDIT = 27,
+  ROSTER__V1__RESPONSE_FRAME__RESULT_FLEET_STATUS = 28
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ROSTER__V1__RESPONSE_FRAME__RESULT__CASE)
 } Roster__V1__ResponseFrame__ResultCase;
 
@@ -280,6 +286,7 @@ struct  Roster__V1__ResponseFrame
     Roster__V1__VerifyResponse *verify;
     Roster__V1__BackupResponse *backup;
     Roster__V1__AuditResponse *audit;
+    Roster__V1__FleetStatusResponse *fleet_status;
   };
 };
 #define ROSTER__V1__RESPONSE_FRAME__INIT \
@@ -790,10 +797,66 @@ struct  Roster__V1__HealthResponse
    * Current index revision.
    */
   uint64_t revision;
+  /*
+   * Fleet mode: seconds since the shared database last answered this instance
+   * (0 on a single host, whose store is local).
+   */
+  double staleness_seconds;
 };
 #define ROSTER__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&roster__v1__health_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * Fleet mode: the shared database's head and every live instance (heartbeat
+ * within the last 10 s). FAILED_PRECONDITION on a daemon without --database-url.
+ */
+struct  Roster__V1__FleetStatusRequest
+{
+  ProtobufCMessage base;
+};
+#define ROSTER__V1__FLEET_STATUS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&roster__v1__fleet_status_request__descriptor) \
+     }
+
+
+struct  Roster__V1__FleetInstance
+{
+  ProtobufCMessage base;
+  /*
+   * --instance-name (the host name by default).
+   */
+  char *name;
+  uint32_t pid;
+  /*
+   * The last revision this instance applied to its index.
+   */
+  uint64_t applied_revision;
+  /*
+   * head_revision - applied_revision at the time of the answer.
+   */
+  uint64_t lag_revisions;
+  /*
+   * When its heartbeat was last written.
+   */
+  int64_t last_seen_unix_ms;
+};
+#define ROSTER__V1__FLEET_INSTANCE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&roster__v1__fleet_instance__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+
+
+struct  Roster__V1__FleetStatusResponse
+{
+  ProtobufCMessage base;
+  uint64_t head_revision;
+  size_t n_instances;
+  Roster__V1__FleetInstance **instances;
+};
+#define ROSTER__V1__FLEET_STATUS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&roster__v1__fleet_status_response__descriptor) \
+    , 0, 0,NULL }
 
 
 struct  Roster__V1__StatsRequest
@@ -1694,6 +1757,63 @@ Roster__V1__HealthResponse *
 void   roster__v1__health_response__free_unpacked
                      (Roster__V1__HealthResponse *message,
                       ProtobufCAllocator *allocator);
+/* Roster__V1__FleetStatusRequest methods */
+void   roster__v1__fleet_status_request__init
+                     (Roster__V1__FleetStatusRequest         *message);
+size_t roster__v1__fleet_status_request__get_packed_size
+                     (const Roster__V1__FleetStatusRequest   *message);
+size_t roster__v1__fleet_status_request__pack
+                     (const Roster__V1__FleetStatusRequest   *message,
+                      uint8_t             *out);
+size_t roster__v1__fleet_status_request__pack_to_buffer
+                     (const Roster__V1__FleetStatusRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Roster__V1__FleetStatusRequest *
+       roster__v1__fleet_status_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   roster__v1__fleet_status_request__free_unpacked
+                     (Roster__V1__FleetStatusRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Roster__V1__FleetInstance methods */
+void   roster__v1__fleet_instance__init
+                     (Roster__V1__FleetInstance         *message);
+size_t roster__v1__fleet_instance__get_packed_size
+                     (const Roster__V1__FleetInstance   *message);
+size_t roster__v1__fleet_instance__pack
+                     (const Roster__V1__FleetInstance   *message,
+                      uint8_t             *out);
+size_t roster__v1__fleet_instance__pack_to_buffer
+                     (const Roster__V1__FleetInstance   *message,
+                      ProtobufCBuffer     *buffer);
+Roster__V1__FleetInstance *
+       roster__v1__fleet_instance__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   roster__v1__fleet_instance__free_unpacked
+                     (Roster__V1__FleetInstance *message,
+                      ProtobufCAllocator *allocator);
+/* Roster__V1__FleetStatusResponse methods */
+void   roster__v1__fleet_status_response__init
+                     (Roster__V1__FleetStatusResponse         *message);
+size_t roster__v1__fleet_status_response__get_packed_size
+                     (const Roster__V1__FleetStatusResponse   *message);
+size_t roster__v1__fleet_status_response__pack
+                     (const Roster__V1__FleetStatusResponse   *message,
+                      uint8_t             *out);
+size_t roster__v1__fleet_status_response__pack_to_buffer
+                     (const Roster__V1__FleetStatusResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Roster__V1__FleetStatusResponse *
+       roster__v1__fleet_status_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   roster__v1__fleet_status_response__free_unpacked
+                     (Roster__V1__FleetStatusResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Roster__V1__StatsRequest methods */
 void   roster__v1__stats_request__init
                      (Roster__V1__StatsRequest         *message);
@@ -2163,6 +2283,15 @@ typedef void (*Roster__V1__HealthRequest_Closure)
 typedef void (*Roster__V1__HealthResponse_Closure)
                  (const Roster__V1__HealthResponse *message,
                   void *closure_data);
+typedef void (*Roster__V1__FleetStatusRequest_Closure)
+                 (const Roster__V1__FleetStatusRequest *message,
+                  void *closure_data);
+typedef void (*Roster__V1__FleetInstance_Closure)
+                 (const Roster__V1__FleetInstance *message,
+                  void *closure_data);
+typedef void (*Roster__V1__FleetStatusResponse_Closure)
+                 (const Roster__V1__FleetStatusResponse *message,
+                  void *closure_data);
 typedef void (*Roster__V1__StatsRequest_Closure)
                  (const Roster__V1__StatsRequest *message,
                   void *closure_data);
@@ -2302,6 +2431,10 @@ struct Roster__V1__Roster_Service
                 const Roster__V1__AuditRequest *input,
                 Roster__V1__AuditResponse_Closure closure,
                 void *closure_data);
+  void (*fleet_status)(Roster__V1__Roster_Service *service,
+                       const Roster__V1__FleetStatusRequest *input,
+                       Roster__V1__FleetStatusResponse_Closure closure,
+                       void *closure_data);
 };
 typedef void (*Roster__V1__Roster_ServiceDestroy)(Roster__V1__Roster_Service *);
 void roster__v1__roster__init (Roster__V1__Roster_Service *service,
@@ -2327,7 +2460,8 @@ void roster__v1__roster__init (Roster__V1__Roster_Service *service,
       function_prefix__ ## delete_group,\
       function_prefix__ ## verify,\
       function_prefix__ ## backup,\
-      function_prefix__ ## audit  }
+      function_prefix__ ## audit,\
+      function_prefix__ ## fleet_status  }
 void roster__v1__roster__check(ProtobufCService *service,
                                const Roster__V1__CheckRequest *input,
                                Roster__V1__CheckResponse_Closure closure,
@@ -2400,6 +2534,10 @@ void roster__v1__roster__audit(ProtobufCService *service,
                                const Roster__V1__AuditRequest *input,
                                Roster__V1__AuditResponse_Closure closure,
                                void *closure_data);
+void roster__v1__roster__fleet_status(ProtobufCService *service,
+                                      const Roster__V1__FleetStatusRequest *input,
+                                      Roster__V1__FleetStatusResponse_Closure closure,
+                                      void *closure_data);
 
 /* --- descriptors --- */
 
@@ -2435,6 +2573,9 @@ extern const ProtobufCMessageDescriptor roster__v1__cancel_request__descriptor;
 extern const ProtobufCMessageDescriptor roster__v1__cancel_response__descriptor;
 extern const ProtobufCMessageDescriptor roster__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor roster__v1__health_response__descriptor;
+extern const ProtobufCMessageDescriptor roster__v1__fleet_status_request__descriptor;
+extern const ProtobufCMessageDescriptor roster__v1__fleet_instance__descriptor;
+extern const ProtobufCMessageDescriptor roster__v1__fleet_status_response__descriptor;
 extern const ProtobufCMessageDescriptor roster__v1__stats_request__descriptor;
 extern const ProtobufCMessageDescriptor roster__v1__stats_response__descriptor;
 extern const ProtobufCMessageDescriptor roster__v1__directory__descriptor;
