@@ -1,0 +1,154 @@
+import Foundation
+import RosterCore
+import RosterProtocol
+import SwiftProtobuf
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The rest of issue #20 against a live daemon: ambiguous input, tampered page tokens, the
+/// bootstrap directory's token across restarts, backups to hostile paths, and the limits that
+/// keep one client from exhausting descriptors, memory or the event loops.
+@Suite("Hardening limits", .serialized, .timeLimit(.minutes(6)))
+struct HardeningLimitsTests {
+    // MARK: Ambiguous input
+
+    @Test("a JSON body with a repeated key is a 400 invalidSyntax naming the key, and changes nothing")
+    func duplicateJSONKeys() async throws {
+        let daemon = LiveDaemon()
+        try await daemon.start()
+        let scim = SCIM(daemon: daemon, directory: try daemon.createDirectory(name: "dup-keys"))
+        let created = try await scim.post(
+            "/Users",
+            #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"mallory@example.com","active":true,"active":false}"#)
+        #expect(created.status == 400, "\(created.summary)")
+        #expect(created.scimType == "invalidSyntax", "\(created.summary)")
+        #expect(created.detail.contains(#"duplicate object key "active""#), "\(created.detail)")
+        let listed = try await scim.filter("Users", #"userName eq "mallory@example.com""#)
+        #expect(listed.doc["totalResults"]?.int == 0, "no user was created: \(listed.summary)")
+
+        // Inside a PATCH operation too: which value would win is exactly the ambiguity.
+        let alice = try await scim.createUser("alice@example.com")
+        let patched = try await scim.patch(
+            "/Users/\(alice)", operations: #"[{"op":"replace","path":"active","value":false,"value":true}]"#)
+        #expect(patched.status == 400 && patched.scimType == "invalidSyntax", "\(patched.summary)")
+        #expect(patched.detail.contains(#"duplicate object key "value""#), "\(patched.detail)")
+        let user = try await scim.get("/Users/\(alice)")
+        #expect(user.doc["active"]?.bool == true, "the user is unchanged: \(user.summary)")
+        #expect(try await daemon.stop() == 0)
+    }
+
+    // MARK: Page tokens and the bootstrap directory
+
+    @Test("a tampered page token is INVALID_ARGUMENT, never a silent restart at page one")
+    func tamperedPageToken() async throws {
+        let daemon = LiveDaemon()
+        try await daemon.start()
+        let scim = SCIM(daemon: daemon, directory: try daemon.createDirectory(name: "tokens"))
+        var members: [String] = []
+        for index in 0..<3 { members.append(try await scim.createUser("user\(index)@example.com")) }
+        let group = try await scim.createGroup("staff", members: members)
+        let other = try await scim.createGroup("other", members: members)
+        let connection = try LookupConnection(path: daemon.socketPath)
+        func page(_ token: String, group id: String = group) throws -> Roster_V1_ResponseFrame {
+            var frame = Roster_V1_RequestFrame()
+            frame.timeoutMs = 5_000
+            frame.listGroupMembers = .with {
+                $0.directoryID = scim.id
+                $0.group.id = id
+                $0.pageSize = 1
+                $0.pageToken = token
+            }
+            return try connection.call(frame)
+        }
+        let first = try page("")
+        #expect(first.status.code == .ok && first.listGroupMembers.members.count == 1)
+        let token = first.listGroupMembers.nextPageToken
+        #expect(!token.isEmpty)
+        let second = try page(token)
+        #expect(second.status.code == .ok && second.listGroupMembers.members.first?.id != first.listGroupMembers.members.first?.id)
+
+        // The token is hex of `gm NUL <group id> NUL <cursor>`: keep the query, change the cursor.
+        func hex(_ text: String) -> String { text.utf8.map { String(format: "%02x", $0) }.joined() }
+        let prefix = hex("gm") + "00" + hex(group) + "00"
+        #expect(token.hasPrefix(prefix), "token layout: \(token)")
+        let tampered = [
+            prefix + hex("x"), prefix + hex("-1"), prefix + hex("01"), prefix + hex("99999999999"), prefix,
+            prefix + "ff", String(token.dropLast()), token.uppercased(), token + "00", "zz",
+        ]
+        for bad in tampered {
+            let answer = try page(bad)
+            #expect(answer.status.code == .invalidArgument, "token \(bad): \(answer.status) \(answer.listGroupMembers.members.map(\.id))")
+            #expect(answer.status.message.contains("page_token"), "\(answer.status.message)")
+        }
+        // Another group's token, and a user-groups token with an empty cursor, are refused too.
+        #expect(try page(token, group: other).status.code == .invalidArgument)
+        var groups = Roster_V1_RequestFrame()
+        groups.listUserGroups = .with {
+            $0.directoryID = scim.id
+            $0.user.id = members[0]
+            $0.pageToken = hex("ug") + "00" + hex(members[0]) + "00"  // an empty cursor
+        }
+        #expect(try connection.call(groups).status.code == .invalidArgument)
+        // The untampered token still works after all that.
+        #expect(try page(token).listGroupMembers.members == second.listGroupMembers.members)
+        #expect(try await daemon.stop() == 0)
+    }
+
+    @Test("--bootstrap-directory keeps an existing directory's token across restarts and says how to rotate it")
+    func bootstrapKeepsToken() async throws {
+        let daemon = LiveDaemon(extraArguments: ["--bootstrap-directory", "local"])
+        let output = daemon.dataDir + "/stdout.txt"
+        daemon.executable = try Self.wrapper(in: daemon.dataDir, "exec \"\(LiveDaemon.binary)\" \"$@\" >> \"\(output)\"")
+        try await daemon.start()
+        let firstRun = try String(contentsOfFile: output, encoding: .utf8)
+        let token = try #require(Self.field("Bearer token", in: firstRun), "\(firstRun)")
+        let base = try #require(Self.field("SCIM base URL", in: firstRun), "\(firstRun)")
+        let path = try #require(URL(string: base)?.path)
+        #expect(try await daemon.http("GET", path + "/Users", token: token).status == 200)
+
+        for restart in 1...2 {
+            #expect(try await daemon.stop() == 0)
+            try FileManager.default.removeItem(atPath: output)
+            try await daemon.start()
+            let text = try String(contentsOfFile: output, encoding: .utf8)
+            // The port is picked afresh at each start; the directory is the same.
+            let again = Self.field("SCIM base URL", in: text).flatMap { URL(string: $0)?.path }
+            #expect(again == path, "restart \(restart): the same directory\n\(text)")
+            #expect(Self.field("Bearer token", in: text) == nil, "no new token is printed\n\(text)")
+            #expect(text.contains("unchanged"), "\(text)")
+            #expect(text.contains("directory rotate-token \(URL(string: base)!.lastPathComponent)"), "\(text)")
+            let answer = try await daemon.http("GET", path + "/Users", token: token)
+            #expect(answer.status == 200, "restart \(restart): the first token still works (\(answer.status))")
+        }
+        let connection = try LookupConnection(path: daemon.socketPath)
+        var list = Roster_V1_RequestFrame()
+        list.listDirectories = .init()
+        #expect(try connection.call(list).listDirectories.directories.filter { $0.name == "local" }.count == 1)
+        #expect(try await daemon.stop() == 0)
+    }
+
+    // MARK: Helpers
+
+    /// A `/bin/sh` script in `directory` that runs `body` (which should exec rosterd with "$@").
+    static func wrapper(in directory: String, _ body: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/rosterd-wrapper.sh"
+        try ("#!/bin/sh\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    /// The value after `label :` on a line of rosterd's bootstrap output.
+    static func field(_ label: String, in text: String) -> String? {
+        for line in text.split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix(label) else { continue }
+            guard let colon = trimmed.firstIndex(of: ":") else { continue }
+            return trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+}
