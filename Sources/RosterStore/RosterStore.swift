@@ -665,10 +665,9 @@ public final class RosterStore: Sendable {
 
     /// Writes a consistent copy of the database to `path` (SQLite's online backup API) while
     /// the daemon keeps serving. Start a daemon on the copy to restore it.
+    /// The file is created new with mode 0600 before SQLite opens it (`BackupDestination`).
     public func backup(to path: String) async throws -> BackupResult {
-        if FileManager.default.fileExists(atPath: path) {
-            throw StoreError(.exists, "\(path) already exists; choose a new path for the backup")
-        }
+        let file = try BackupDestination(creating: path)
         return try await onWriterQueue { [self] in
             let revision = publisher.current.revision
             do {
@@ -676,10 +675,10 @@ public final class RosterStore: Sendable {
                 try pool.backup(to: destination)
                 try destination.close()
             } catch {
+                file.abandon()
                 throw StoreError(.io, "backup to \(path) failed: \(error)")
             }
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0
-            return BackupResult(path: path, bytes: size, revision: revision)
+            return BackupResult(path: path, bytes: try file.finish(), revision: revision)
         }
     }
 

@@ -3,7 +3,7 @@
 public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Wrapped: String, Sendable, Hashable {
-            case locked, unwritable, corrupt, schemaTooNew, invariantBroken, io, notFound, exists, closed
+            case locked, unwritable, corrupt, schemaTooNew, invariantBroken, io, notFound, exists, closed, invalidPath
         }
         private let wrapped: Wrapped
         private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -24,6 +24,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let exists = Code(.exists)
         /// The store is shutting down.
         public static let closed = Code(.closed)
+        /// A path given by the caller cannot be used (a missing or unwritable directory).
+        public static let invalidPath = Code(.invalidPath)
 
         public var description: String { wrapped.rawValue }
     }

@@ -31,6 +31,7 @@ struct DaemonBackend: RosterBackend {
             switch error.code {
             case .exists: throw RosterStatus(.alreadyExists, error.message)
             case .notFound: throw RosterStatus(.notFound, error.message)
+            case .invalidPath: throw RosterStatus(.invalidArgument, error.message)
             case .io, .closed, .locked: throw RosterStatus(.unavailable, error.message)
             default: throw RosterStatus(.internal, error.message)
             }

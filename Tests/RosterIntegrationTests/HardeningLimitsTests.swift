@@ -130,6 +130,72 @@ struct HardeningLimitsTests {
         #expect(try await daemon.stop() == 0)
     }
 
+    // MARK: Backup paths
+
+    @Test("backup refuses symlinks and existing paths, writes 0600, reports the real size, and a bad path is exit 2")
+    func backupPaths() async throws {
+        let fixture = try await RosterctlTests.Fixture.start()
+        let directory = try await fixture.createDirectory("backup-paths")
+        _ = try await fixture.createUser(directory, "alice@example.com")
+        let base = fixture.daemon.dataDir
+
+        // A good path: mode 0600 whatever the umask, and the size is the file's.
+        let good = base + "/good.sqlite"
+        let written = try await fixture.ctl("backup", good, "--json")
+        #expect(written.status == 0, "\(written)")
+        var info = stat()
+        #expect(lstat(good, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o600, "mode \(String(info.st_mode & 0o777, radix: 8))")
+        #expect(written.json["bytes"] as? Int == Int(info.st_size), "\(written)")
+
+        // A dangling symlink: refused, and its target is not created.
+        let target = base + "/elsewhere.sqlite"
+        let link = base + "/link.sqlite"
+        #expect(symlink(target, link) == 0)
+        let viaLink = try await fixture.ctl("backup", link)
+        #expect(viaLink.status == 2, "\(viaLink)")
+        #expect(viaLink.stderr.contains("symbolic link"), "\(viaLink)")
+        #expect(!FileManager.default.fileExists(atPath: target), "the symlink's target was created")
+        // The daemon refuses it on its own too (a client that skips rosterctl's check).
+        let connection = try LookupConnection(path: fixture.daemon.socketPath)
+        func backup(_ path: String) throws -> Roster_V1_ResponseFrame {
+            var frame = Roster_V1_RequestFrame()
+            frame.timeoutMs = 60_000
+            frame.backup = .with { $0.path = path }
+            return try connection.call(frame)
+        }
+        let raw = try backup(link)
+        #expect(raw.status.code == .alreadyExists && raw.status.message.contains("symbolic link"), "\(raw.status)")
+        #expect(!FileManager.default.fileExists(atPath: target), "the symlink's target was created")
+        // A symlink to an existing file: the file is not touched.
+        let victim = base + "/victim.txt"
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: victim))
+        let link2 = base + "/link2.sqlite"
+        #expect(symlink(victim, link2) == 0)
+        #expect(try backup(link2).status.code == .alreadyExists)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep me")
+        // An existing file or directory.
+        #expect(try backup(good).status.code == .alreadyExists)
+        #expect(try backup(base).status.code == .alreadyExists)
+
+        // Bad paths: named as such, exit 2, not "SQLite error 14 … shutting down" (exit 4).
+        for (path, words) in [
+            (base + "/no-such-dir/b.sqlite", "does not exist"), (victim + "/b.sqlite", "not a directory"),
+        ] {
+            let bad = try await fixture.ctl("backup", path)
+            #expect(bad.status == 2, "\(path): \(bad)")
+            #expect(bad.stderr.contains(words) && !bad.stderr.contains("SQLite"), "\(path): \(bad)")
+            let json = try await fixture.ctl("backup", path, "--json")
+            #expect(json.error["code"] as? String == "INVALID_ARGUMENT", "\(json)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: base + "/no-such-dir"))
+
+        // Still serving and still able to back up.
+        let again = try await fixture.ctl("backup", base + "/again.sqlite")
+        #expect(again.status == 0, "\(again)")
+        #expect(try await fixture.daemon.stop() == 0)
+    }
+
     // MARK: Helpers
 
     /// A `/bin/sh` script in `directory` that runs `body` (which should exec rosterd with "$@").
