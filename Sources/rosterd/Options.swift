@@ -116,6 +116,9 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("bootstrap-provider"), help: "Provider kind of the bootstrap directory.")
     var bootstrapProvider: String = "generic"
 
+    /// SCIM connection limits and deadlines (ConnectionOptions.swift).
+    @OptionGroup var connections: ConnectionOptions
+
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     var resolvedDataDir: String { Self.absolute(dataDir ?? environment["ROSTER_DATA_DIR"] ?? "./roster-data") }

@@ -196,7 +196,172 @@ struct HardeningLimitsTests {
         #expect(try await fixture.daemon.stop() == 0)
     }
 
+    // MARK: The SCIM listener's deadlines and connection limit
+
+    @Test("SCIM deadlines: a silent connection, a partial head, a dribbled body and an idle keep-alive are closed; so is a 413 or 400 with unread input")
+    func scimDeadlines() async throws {
+        let daemon = LiveDaemon(extraArguments: [
+            "--scim-header-timeout", "1", "--scim-body-timeout", "2", "--scim-idle-timeout", "1.5", "--max-body-size", "1024",
+        ])
+        try await daemon.start()
+        let directory = try daemon.createDirectory(name: "deadlines")
+        let port = try #require(URL(string: daemon.scimURL)?.port)
+
+        // Nothing sent: closed after the header timeout.
+        let silent = try RawHTTP.connect(port: port)
+        let silentEnd = try Self.readUntilClosed(silent, timeout: 8)
+        #expect(silentEnd.closed && (0.8...4).contains(silentEnd.seconds), "silent: \(silentEnd)")
+
+        // Half a head, then more bytes now and then: the head's deadline does not move.
+        let partial = try RawHTTP.connect(port: port)
+        try Self.send(partial, "GET /healthz HTTP/1.1\r\n")
+        for _ in 0..<3 {
+            try await Task.sleep(for: .milliseconds(300))
+            try? Self.send(partial, "X-A: b\r\n")
+        }
+        let partialEnd = try Self.readUntilClosed(partial, timeout: 8)
+        #expect(partialEnd.closed && partialEnd.seconds < 4, "partial head: \(partialEnd)")
+
+        // A body sent a byte at a time: closed at the body deadline, not when it ends.
+        let slow = try RawHTTP.connect(port: port)
+        let started = ContinuousClock.now
+        try Self.send(slow, "POST \(directory.base)/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(directory.token)\r\nContent-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n")
+        var dribbled = 0
+        while dribbled < 100, ContinuousClock.now - started < .seconds(6) {
+            guard (try? Self.send(slow, "{")) != nil else { break }
+            dribbled += 1
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let slowEnd = try Self.readUntilClosed(slow, timeout: 8)
+        #expect(slowEnd.closed && dribbled < 100, "dribbled body: \(dribbled) bytes sent, \(slowEnd)")
+        #expect(ContinuousClock.now - started < .seconds(5))
+
+        // A kept-alive connection: answered, then closed after the idle timeout.
+        let idle = try RawHTTP.connect(port: port)
+        try Self.send(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        let idleEnd = try Self.readUntilClosed(idle, timeout: 8)
+        #expect(idleEnd.text.hasPrefix("HTTP/1.1 200") && idleEnd.closed, "idle: \(idleEnd)")
+        #expect((1.2...4).contains(idleEnd.seconds), "idle: \(idleEnd)")
+
+        // 413 after 64 KiB of a 10 MB body: the answer, then the connection closes at once
+        // instead of reading (and dropping) the other 9.9 MB.
+        let large = try RawHTTP.connect(port: port)
+        try Self.send(large, "POST \(directory.base)/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(directory.token)\r\nContent-Type: application/scim+json\r\nContent-Length: 10000000\r\n\r\n")
+        try Self.send(large, String(repeating: " ", count: 65_536))
+        let largeEnd = try Self.readUntilClosed(large, timeout: 8)
+        #expect(largeEnd.text.hasPrefix("HTTP/1.1 413"), "\(largeEnd)")
+        #expect(largeEnd.text.lowercased().contains("connection: close"), "\(largeEnd)")
+        #expect(largeEnd.closed && largeEnd.seconds < 1, "413: \(largeEnd)")
+
+        // A request line that does not parse: 400, then closed though more bytes follow.
+        let garbage = try RawHTTP.connect(port: port)
+        try Self.send(garbage, "NOT HTTP AT ALL\r\n\r\nmore bytes")
+        let garbageEnd = try Self.readUntilClosed(garbage, timeout: 8)
+        #expect(garbageEnd.text.hasPrefix("HTTP/1.1 400") && garbageEnd.closed && garbageEnd.seconds < 1, "400: \(garbageEnd)")
+
+        // Pipelined requests on one connection are all answered.
+        let pipelined = try RawHTTP.connect(port: port)
+        try Self.send(pipelined, String(repeating: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", count: 3))
+        let pipelinedEnd = try Self.readUntilClosed(pipelined, timeout: 8)
+        #expect(pipelinedEnd.text.components(separatedBy: "HTTP/1.1 200").count == 4, "\(pipelinedEnd)")
+
+        let metrics = String(decoding: try await daemon.http("GET", "/metrics", token: nil).body, as: UTF8.self)
+        for reason in ["header_timeout", "body_timeout", "idle_timeout", "unread_request"] {
+            let value = MetricsTests.sample(metrics, "roster_scim_connections_closed_total{reason=\"\(reason)\"}") ?? 0
+            #expect(value >= 1, "\(reason) counted")
+        }
+        #expect(try await daemon.http("GET", "/healthz", token: nil).status == 200)
+        #expect(try await daemon.stop() == 0)
+    }
+
+    @Test("1,100 idle TCP connections under a 1,024 descriptor limit leave /healthz and the lookup socket answering")
+    func idleConnectionFlood() async throws {
+        let daemon = LiveDaemon()
+        daemon.executable = try Self.wrapper(in: daemon.dataDir, "ulimit -n 1024 && exec \"\(LiveDaemon.binary)\" \"$@\"")
+        try await daemon.start()
+        let scim = SCIM(daemon: daemon, directory: try daemon.createDirectory(name: "flood"))
+        let alice = try await scim.createUser("alice@example.com")
+        let admins = try await scim.createGroup("admins", members: [alice])
+        let port = try #require(URL(string: daemon.scimURL)?.port)
+        let pid = try #require(daemon.process?.processIdentifier)
+        let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+        #expect(limits.split(separator: "\n").contains { $0.hasPrefix("Max open files") && $0.contains("1024") }, "\(limits)")
+
+        var idle: [Int32] = []
+        defer { idle.forEach { close($0) } }
+        for _ in 0..<1_100 { idle.append(try RawHTTP.connect(port: port)) }
+        try await Task.sleep(for: .milliseconds(500))
+
+        var healthz: [Duration] = []
+        var checks: [Duration] = []
+        for _ in 0..<20 {
+            let start = ContinuousClock.now
+            let answer = try RawHTTP.exchange(port: port, Array("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8), timeout: 5)
+            healthz.append(ContinuousClock.now - start)
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(100))")
+            let checkStart = ContinuousClock.now
+            let lookup = try LookupConnection(path: daemon.socketPath)
+            #expect(try lookup.check(scim.id, user: .id(alice), group: .id(admins)).reason == .member)
+            checks.append(ContinuousClock.now - checkStart)
+        }
+        healthz.sort()
+        checks.sort()
+        print("idle flood: /healthz median \(healthz[10]) max \(healthz[19]); lookup connect+Check median \(checks[10]) max \(checks[19])")
+        #expect(healthz[10] < .milliseconds(50), "/healthz: \(healthz)")
+        #expect(checks[10] < .milliseconds(50), "lookup: \(checks)")
+        // A SCIM write goes through too, and the daemon says what it closed.
+        _ = try await scim.createUser("bob@example.com")
+        let metrics = String(decoding: try await daemon.http("GET", "/metrics", token: nil).body, as: UTF8.self)
+        let evicted = MetricsTests.sample(metrics, "roster_scim_connections_closed_total{reason=\"evicted_for_new_connection\"}") ?? 0
+        #expect(evicted > 0, "connections beyond the limit were evicted")
+        #expect(daemon.logTail().contains("descriptor budget"), "the lowered lookup limit is logged")
+        #expect(try await daemon.stop() == 0)
+    }
+
     // MARK: Helpers
+
+    /// Writes all of `text`.
+    static func send(_ fd: Int32, _ text: String) throws {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw RawHTTP.Failure(description: "send(): \(String(cString: strerror(errno)))") }
+            sent += n
+        }
+    }
+
+    struct Ending: CustomStringConvertible {
+        var text: String
+        /// The server closed (or reset) the connection; false: `timeout` passed first.
+        var closed: Bool
+        var seconds: Double
+        var description: String { "closed \(closed) after \(String(format: "%.2f", seconds)) s: \(text.prefix(300))" }
+    }
+
+    /// Reads until the server closes the connection or `timeout` seconds pass, then closes `fd`.
+    static func readUntilClosed(_ fd: Int32, timeout: Int) throws -> Ending {
+        defer { close(fd) }
+        let start = ContinuousClock.now
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let left = Double(timeout) - Self.seconds(ContinuousClock.now - start)
+            if left <= 0 { break }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, Int32(left * 1000)) <= 0 { break }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 {
+                return Ending(text: String(decoding: received, as: UTF8.self), closed: true, seconds: seconds(ContinuousClock.now - start))
+            }
+            received += buffer[..<n]
+        }
+        return Ending(text: String(decoding: received, as: UTF8.self), closed: false, seconds: seconds(ContinuousClock.now - start))
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
 
     /// A `/bin/sh` script in `directory` that runs `body` (which should exec rosterd with "$@").
     static func wrapper(in directory: String, _ body: String) throws -> String {
