@@ -28,13 +28,17 @@ struct DescriptorBudget: Equatable {
     ///   - descriptorLimit: the soft RLIMIT_NOFILE rosterd runs with.
     ///   - lookupMax: `--max-connections`.
     ///   - scimMax: `--scim-max-connections`, nil for the default.
-    /// - Throws: `DaemonFailure` when the limit leaves no room for connections at all.
-    static func plan(descriptorLimit: Int, lookupMax: Int, scimMax: Int?) throws(DaemonFailure) -> DescriptorBudget {
+    static func plan(descriptorLimit: Int, lookupMax: Int, scimMax: Int?) -> DescriptorBudget {
         let usable = descriptorLimit - reserve
-        guard usable >= 2 else {
-            throw DaemonFailure(
-                "the descriptor limit (\(descriptorLimit)) is too low: rosterd needs at least \(reserve + 2); "
-                    + "raise it with `ulimit -n` or the service's LimitNOFILE=")
+        guard usable >= 8 else {
+            // Too few to split: serve anyway (the lanes pause accepting on EMFILE), but say so.
+            let scim = max(1, min(scimMax ?? Int.max, descriptorLimit / 4))
+            return DescriptorBudget(
+                lookupConnections: lookupMax, scimConnections: scim,
+                warnings: [
+                    "the descriptor limit (\(descriptorLimit)) is below what rosterd keeps in reserve (\(reserve)): "
+                        + "connections may fail with EMFILE; raise it with `ulimit -n` or the service's LimitNOFILE="
+                ])
         }
         var warnings: [String] = []
         var scim: Int

@@ -106,7 +106,7 @@ struct Rosterd: AsyncParsableCommand {
 
         // Descriptors first: the lookup socket's share must exist before any client can take it.
         let descriptors = DescriptorLimit.raiseToHard()
-        let budget = try DescriptorBudget.plan(
+        let budget = DescriptorBudget.plan(
             descriptorLimit: descriptors.current, lookupMax: options.maxConnections, scimMax: options.connections.scimMaxConnections)
         budget.warnings.forEach { logger.warning("descriptor budget lowered a connection limit", metadata: ["rosterd.budget": "\($0)"]) }
 
