@@ -318,6 +318,29 @@ struct HardeningLimitsTests {
         #expect(try await daemon.stop() == 0)
     }
 
+    // MARK: The lookup socket
+
+    @Test("refused lookup connections log one line per episode, not one per connection (check lanes and SwiftNIO)", arguments: ["1", "0"])
+    func refusalsLogOncePerEpisode(checkLanes: String) async throws {
+        let daemon = LiveDaemon(extraArguments: ["--max-connections", "2", "--check-lanes", checkLanes])
+        try await daemon.start()
+        let held = try (0..<2).map { _ in try LookupConnection(path: daemon.socketPath) }
+        var health = Roster_V1_RequestFrame()
+        health.callID = 1
+        health.health = .init()
+        for connection in held { #expect(try connection.call(health).status.code == .ok) }
+        for _ in 0..<40 {
+            let refused = try LookupConnection(path: daemon.socketPath)
+            let answer = try refused.receive()
+            #expect(answer?.callID == 0 && answer?.status.code == .resourceExhausted, "\(String(describing: answer))")
+        }
+        let lines = daemon.logTail().split(separator: "\n").filter { $0.contains("connection limit reached") }
+        #expect((1...2).contains(lines.count), "one line per episode, got \(lines.count): \(lines)")
+        #expect(lines.first?.contains("roster.refused") == true, "\(lines)")
+        #expect(try held[0].call(health).status.code == .ok, "the held connections are still served")
+        #expect(try await daemon.stop() == 0)
+    }
+
     // MARK: Helpers
 
     /// Writes all of `text`.
