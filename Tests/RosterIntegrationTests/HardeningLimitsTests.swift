@@ -209,7 +209,7 @@ struct HardeningLimitsTests {
 
         // Nothing sent: closed after the header timeout.
         let silent = try RawHTTP.connect(port: port)
-        let silentEnd = try Self.readUntilClosed(silent, timeout: 8)
+        let silentEnd = try await Self.readUntilClosed(silent, timeout: 8)
         #expect(silentEnd.closed && (0.8...4).contains(silentEnd.seconds), "silent: \(silentEnd)")
 
         // Half a head, then more bytes now and then: the head's deadline does not move.
@@ -219,7 +219,7 @@ struct HardeningLimitsTests {
             try await Task.sleep(for: .milliseconds(300))
             try? Self.send(partial, "X-A: b\r\n")
         }
-        let partialEnd = try Self.readUntilClosed(partial, timeout: 8)
+        let partialEnd = try await Self.readUntilClosed(partial, timeout: 8)
         #expect(partialEnd.closed && partialEnd.seconds < 4, "partial head: \(partialEnd)")
 
         // A body sent a byte at a time: closed at the body deadline, not when it ends.
@@ -232,14 +232,14 @@ struct HardeningLimitsTests {
             dribbled += 1
             try await Task.sleep(for: .milliseconds(200))
         }
-        let slowEnd = try Self.readUntilClosed(slow, timeout: 8)
+        let slowEnd = try await Self.readUntilClosed(slow, timeout: 8)
         #expect(slowEnd.closed && dribbled < 100, "dribbled body: \(dribbled) bytes sent, \(slowEnd)")
         #expect(ContinuousClock.now - started < .seconds(5))
 
         // A kept-alive connection: answered, then closed after the idle timeout.
         let idle = try RawHTTP.connect(port: port)
         try Self.send(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        let idleEnd = try Self.readUntilClosed(idle, timeout: 8)
+        let idleEnd = try await Self.readUntilClosed(idle, timeout: 8)
         #expect(idleEnd.text.hasPrefix("HTTP/1.1 200") && idleEnd.closed, "idle: \(idleEnd)")
         #expect((1.2...4).contains(idleEnd.seconds), "idle: \(idleEnd)")
 
@@ -248,7 +248,7 @@ struct HardeningLimitsTests {
         let large = try RawHTTP.connect(port: port)
         try Self.send(large, "POST \(directory.base)/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(directory.token)\r\nContent-Type: application/scim+json\r\nContent-Length: 10000000\r\n\r\n")
         try Self.send(large, String(repeating: " ", count: 65_536))
-        let largeEnd = try Self.readUntilClosed(large, timeout: 8)
+        let largeEnd = try await Self.readUntilClosed(large, timeout: 8)
         #expect(largeEnd.text.hasPrefix("HTTP/1.1 413"), "\(largeEnd)")
         #expect(largeEnd.text.lowercased().contains("connection: close"), "\(largeEnd)")
         #expect(largeEnd.closed && largeEnd.seconds < 1, "413: \(largeEnd)")
@@ -256,13 +256,13 @@ struct HardeningLimitsTests {
         // A request line that does not parse: 400, then closed though more bytes follow.
         let garbage = try RawHTTP.connect(port: port)
         try Self.send(garbage, "NOT HTTP AT ALL\r\n\r\nmore bytes")
-        let garbageEnd = try Self.readUntilClosed(garbage, timeout: 8)
+        let garbageEnd = try await Self.readUntilClosed(garbage, timeout: 8)
         #expect(garbageEnd.text.hasPrefix("HTTP/1.1 400") && garbageEnd.closed && garbageEnd.seconds < 1, "400: \(garbageEnd)")
 
         // Pipelined requests on one connection are all answered.
         let pipelined = try RawHTTP.connect(port: port)
         try Self.send(pipelined, String(repeating: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", count: 3))
-        let pipelinedEnd = try Self.readUntilClosed(pipelined, timeout: 8)
+        let pipelinedEnd = try await Self.readUntilClosed(pipelined, timeout: 8)
         #expect(pipelinedEnd.text.components(separatedBy: "HTTP/1.1 200").count == 4, "\(pipelinedEnd)")
 
         let metrics = String(decoding: try await daemon.http("GET", "/metrics", token: nil).body, as: UTF8.self)
@@ -363,16 +363,20 @@ struct HardeningLimitsTests {
     }
 
     /// Reads until the server closes the connection or `timeout` seconds pass, then closes `fd`.
-    static func readUntilClosed(_ fd: Int32, timeout: Int) throws -> Ending {
+    /// Polls without blocking and sleeps between polls: a blocked cooperative thread would stall
+    /// the other suites' servers running meanwhile (there are as many such threads as cores).
+    static func readUntilClosed(_ fd: Int32, timeout: Int) async throws -> Ending {
         defer { close(fd) }
         let start = ContinuousClock.now
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let left = Double(timeout) - Self.seconds(ContinuousClock.now - start)
-            if left <= 0 { break }
+            if Self.seconds(ContinuousClock.now - start) >= Double(timeout) { break }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&poller, 1, Int32(left * 1000)) <= 0 { break }
+            if poll(&poller, 1, 0) <= 0 {
+                try await Task.sleep(for: .milliseconds(5))
+                continue
+            }
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n <= 0 {
                 return Ending(text: String(decoding: received, as: UTF8.self), closed: true, seconds: seconds(ContinuousClock.now - start))
