@@ -112,6 +112,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -164,6 +166,10 @@ let package = Package(
         ),
         .testTarget(name: "RosterCoreTests", dependencies: ["RosterCore"], swiftSettings: swiftSettings),
         .testTarget(name: "RosterSCIMTests", dependencies: ["RosterSCIM", "RosterCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RosterHTTPTests",
+            dependencies: ["RosterHTTP", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "RosterStoreTests",
             dependencies: [

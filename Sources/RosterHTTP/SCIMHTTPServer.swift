@@ -16,11 +16,14 @@ public enum SCIMHTTPServer {
     /// - Parameters:
     ///   - tls: serve HTTPS with this certificate and key (`SCIMTLSFiles.load()`); nil: plain HTTP.
     ///   - eventLoopGroup: where connections run (nil: NIO's shared group).
+    ///   - connectionLimits: the listener's connection limit and its header, body and idle
+    ///     deadlines (`SCIMConnectionHandler`).
     ///   - onListening: called with the bound port once the server accepts connections (so a
     ///     `--scim-listen` port of 0 can be reported).
     public static func makeApplication(
         service: SCIMService, host: String, port: Int, tls: SCIMTLS? = nil, registry: PrometheusCollectorRegistry?,
-        eventLoopGroup: (any EventLoopGroup)? = nil, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void
+        eventLoopGroup: (any EventLoopGroup)? = nil, connectionLimits: SCIMConnectionLimits = SCIMConnectionLimits(),
+        logger: Logger, onListening: @escaping @Sendable (Int) async -> Void
     ) throws -> some ApplicationProtocol {
         let maxBody = service.configuration.maxBodySize
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
@@ -60,7 +63,11 @@ public enum SCIMHTTPServer {
             return convert(await service.handle(scimRequest))
         }
         // TLS wraps each accepted connection before HTTP/1.1; the responder does not change.
-        let server: HTTPServerBuilder = try tls.map { try .tls(.http1(), tlsConfiguration: $0.configuration) } ?? .http1()
+        // Each connection gets its deadlines and a place under the connection limit.
+        let connections = SCIMConnectionRegistry(limits: connectionLimits, logger: logger)
+        let http1: HTTPServerBuilder = .http1(
+            configuration: .init(additionalChannelHandlers: [SCIMConnectionHandler(registry: connections)]))
+        let server: HTTPServerBuilder = try tls.map { try .tls(http1, tlsConfiguration: $0.configuration) } ?? http1
         return Application(
             responder: responder,
             server: server,

@@ -355,9 +355,7 @@ public final class RosterServer: Service, Sendable {
             return RosterStatus(.unavailable, "server shutting down")
         }
         if count > configuration.maxConnections {
-            server.logger.warning(
-                "connection limit reached",
-                metadata: ["roster.connection.id": "\(connectionID)", "roster.limit": "\(configuration.maxConnections)"])
+            logRefusal(server, "connection limit reached", level: .warning, connectionID: connectionID, reason: "connection_limit")
             return RosterStatus(
                 .resourceExhausted,
                 "too many connections: the server allows \(configuration.maxConnections); closing the connection")
@@ -368,19 +366,34 @@ public final class RosterServer: Service, Sendable {
     /// Why a connection is refused for who its peer is (SO_PEERCRED): unknown on Linux, or a uid
     /// outside the allow-list. Nil to go on.
     static func refusal(server: ServerContext, connectionID: UInt64, peer: PeerCredentials?) -> RosterStatus? {
-        let logger = server.logger
         #if os(Linux)
         guard peer != nil else {
-            logger.notice("connection refused: no peer credentials", metadata: ["roster.connection.id": "\(connectionID)"])
+            logRefusal(server, "connection refused: no peer credentials", level: .notice, connectionID: connectionID, reason: "no_credentials")
             return RosterStatus(.unauthenticated, "cannot read the peer's credentials (SO_PEERCRED); closing the connection")
         }
         #endif
         if let allowed = server.configuration.allowedPeerUIDs, !(peer.map { allowed.contains($0.uid) } ?? false) {
             let who = peer.map { "uid \($0.uid)" } ?? "a peer of unknown uid"
-            logger.notice("connection refused by peer allow-list", metadata: ["roster.connection.id": "\(connectionID)"])
+            logRefusal(server, "connection refused by peer allow-list", level: .notice, connectionID: connectionID, reason: "peer_not_allowed", uid: peer?.uid)
             return RosterStatus(.permissionDenied, "\(who) is not allowed to connect; closing the connection")
         }
         return nil
+    }
+
+    /// Logs a refused connection, at most once per `ServerContext.refusalLog` interval with the
+    /// count of refusals since the previous line (both acceptors refuse through here).
+    private static func logRefusal(
+        _ server: ServerContext, _ message: Logger.Message, level: Logger.Level, connectionID: UInt64, reason: String,
+        uid: UInt32? = nil
+    ) {
+        guard let summary = server.refusalLog.withLock({ $0.record(now: ContinuousClock.now) }) else { return }
+        var metadata: Logger.Metadata = [
+            "roster.connection.id": "\(connectionID)", "roster.refused": "\(summary.count)",
+            "roster.since_seconds": "\(summary.seconds)", "roster.reason": "\(reason)",
+            "roster.limit": "\(server.configuration.maxConnections)",
+        ]
+        if let uid { metadata["roster.peer.uid"] = "\(uid)" }
+        server.logger.log(level: level, message, metadata: metadata)
     }
 
     private static func reject(_ channel: any Channel, _ status: RosterStatus) -> EventLoopFuture<Void> {

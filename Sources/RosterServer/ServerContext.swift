@@ -17,6 +17,9 @@ final class ServerContext: Sendable {
     /// Connections the check lanes handed to SwiftNIO because they sent more than plain Checks.
     let laneHandovers = Atomic<UInt64>(0)
     let started: ContinuousClock.Instant
+    /// One log line per episode of refused connections (limit, allow-list, no credentials), not
+    /// one per connection: a client retrying in a loop must not flood the log.
+    let refusalLog = Mutex(RefusalLog(interval: .seconds(10)))
 
     init(backend: any RosterBackend, configuration: RosterServer.Configuration, logger: Logger) {
         self.backend = backend

@@ -477,14 +477,22 @@ public final class RosterStore: Sendable {
 
     /// Writes a consistent copy of the database to `path` (SQLite's online backup API) while
     /// the daemon keeps serving. Start a daemon on the copy to restore it.
+    /// The file is created new with mode 0600 before SQLite opens it (`BackupDestination`).
     public func backup(to path: String) async throws -> BackupResult {
-        if FileManager.default.fileExists(atPath: path) {
-            throw StoreError(.exists, "\(path) already exists; choose a new path for the backup")
+        if let postgres {
+            // Refused before a file is made: a fleet's store is backed up by PostgreSQL's tools.
+            try postgres.backup(to: path)
         }
+        let file = try BackupDestination(creating: path)
         return try await onWriterQueue { [self] in
             let revision = publisher.current.revision
-            let size = try engine.backup(to: path)
-            return BackupResult(path: path, bytes: size, revision: revision)
+            do {
+                try engine.backup(to: path)
+            } catch {
+                file.abandon()
+                throw error
+            }
+            return BackupResult(path: path, bytes: try file.finish(), revision: revision)
         }
     }
 

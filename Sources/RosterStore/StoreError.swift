@@ -3,7 +3,8 @@
 public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Wrapped: String, Sendable, Hashable {
-            case locked, unwritable, corrupt, schemaTooNew, invariantBroken, io, notFound, exists, closed, configuration, unavailable, stale
+            case locked, unwritable, corrupt, schemaTooNew, invariantBroken, io, notFound, exists, closed, invalidPath
+            case configuration, unavailable, stale
         }
         private let wrapped: Wrapped
         private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -31,6 +32,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         /// This instance can no longer follow the database's change log (it was pruned past this
         /// instance's revision, or the database was rewound or restored): it must load a new snapshot.
         public static let stale = Code(.stale)
+        /// A path given by the caller cannot be used (a missing or unwritable directory).
+        public static let invalidPath = Code(.invalidPath)
 
         public var description: String { wrapped.rawValue }
     }

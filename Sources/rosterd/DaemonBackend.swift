@@ -45,6 +45,7 @@ struct DaemonBackend: RosterBackend {
             switch error.code {
             case .exists: throw RosterStatus(.alreadyExists, error.message)
             case .notFound: throw RosterStatus(.notFound, error.message)
+            case .invalidPath, .configuration: throw RosterStatus(.invalidArgument, error.message)
             case .io, .closed, .locked, .unavailable, .stale: throw RosterStatus(.unavailable, error.message)
             default: throw RosterStatus(.internal, error.message)
             }

@@ -120,11 +120,14 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         name: .customLong("bootstrap-directory"),
-        help: "Make sure a directory with this name exists and print its SCIM URL and a fresh token (for local use).")
+        help: "Make sure a directory with this name exists and print its SCIM URL, and its token when it is created (an existing directory keeps its token).")
     var bootstrapDirectory: String?
 
     @Option(name: .customLong("bootstrap-provider"), help: "Provider kind of the bootstrap directory.")
     var bootstrapProvider: String = "generic"
+
+    /// SCIM connection limits and deadlines (ConnectionOptions.swift).
+    @OptionGroup var connections: ConnectionOptions
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 

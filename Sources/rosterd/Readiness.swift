@@ -88,34 +88,43 @@ actor Readiness {
             ])
     }
 
-    /// Makes sure a directory with the bootstrap name exists and prints its URL and a token:
-    /// a new directory's first token, or for an existing one a freshly rotated token (the
-    /// previous token stays valid until the next rotation).
+    /// Makes sure a directory with the bootstrap name exists and prints its URL: with its first
+    /// token when it was just created, and otherwise with how to rotate the token it already has.
+    /// An existing directory's token is never changed here: a provider configured with it must
+    /// keep working across restarts (rotating at every start broke it at the second restart).
     private func runBootstrap(_ bootstrap: (name: String, provider: String), scimURL: String) async {
         let provider = ProviderKind(rawValue: bootstrap.provider) ?? .generic
         do {
             let existing = store.publisher.current.allDirectories.first { $0.directory.name == bootstrap.name }
-            let id: String
-            let token: String
+            let text: String
             if let existing {
-                id = existing.directory.id
-                token = try await store.rotateToken(directoryID: id)
+                let id = existing.directory.id
+                text = """
+
+                    Roster is serving directory '\(bootstrap.name)' (\(existing.directory.provider.rawValue)), created earlier.
+                      SCIM base URL : \(scimURL)/scim/v2/\(id)
+                      Token         : unchanged (it was shown once, when the directory was created)
+                      Lookup socket : \(socketPath)
+                    To issue a new token (the current one stays valid until the rotation after):
+                          rosterctl --socket \(socketPath) directory rotate-token \(id)
+
+
+                    """
             } else {
-                let (directory, first) = try await store.createDirectory(name: bootstrap.name, provider: provider, policy: .revoke)
-                id = directory.id
-                token = first
+                let (directory, token) = try await store.createDirectory(name: bootstrap.name, provider: provider, policy: .revoke)
+                let id = directory.id
+                text = """
+
+                    Roster is serving directory '\(bootstrap.name)' (\(provider.rawValue)).
+                      SCIM base URL : \(scimURL)/scim/v2/\(id)
+                      Bearer token  : \(token)
+                      Lookup socket : \(socketPath)
+                    Try:  curl -s -H 'Authorization: Bearer \(token)' \(scimURL)/scim/v2/\(id)/Users
+                          rosterctl --socket \(socketPath) directory list
+
+
+                    """
             }
-            let text = """
-
-                Roster is serving directory '\(bootstrap.name)' (\(existing?.directory.provider.rawValue ?? provider.rawValue)).
-                  SCIM base URL : \(scimURL)/scim/v2/\(id)
-                  Bearer token  : \(token)
-                  Lookup socket : \(socketPath)
-                Try:  curl -s -H 'Authorization: Bearer \(token)' \(scimURL)/scim/v2/\(id)/Users
-                      rosterctl --socket \(socketPath) directory list
-
-
-                """
             FileHandle.standardOutput.write(Data(text.utf8))
         } catch {
             logger.error("bootstrap directory failed", metadata: ["error": "\(error)"])

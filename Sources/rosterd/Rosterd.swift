@@ -113,11 +113,17 @@ struct Rosterd: AsyncParsableCommand {
                 return "\(base.hasSuffix("/") ? String(base.dropLast()) : base)/scim/v2/\(directoryID)"
             })
 
+        // Descriptors first: the lookup socket's share must exist before any client can take it.
+        let descriptors = DescriptorLimit.raiseToHard()
+        let budget = DescriptorBudget.plan(
+            descriptorLimit: descriptors.current, lookupMax: options.maxConnections, scimMax: options.connections.scimMaxConnections)
+        budget.warnings.forEach { logger.warning("descriptor budget lowered a connection limit", metadata: ["rosterd.budget": "\($0)"]) }
+
         var serverConfig = RosterServer.Configuration(socketPath: options.resolvedSocket)
         serverConfig.socketMode = UInt32(options.socketMode, radix: 8) ?? 0o660
         serverConfig.allowedPeerUIDs = options.allowUIDs.isEmpty ? nil : Set(options.allowUIDs)
         if !options.adminUIDs.isEmpty { serverConfig.adminUIDs = Set(options.adminUIDs) }
-        serverConfig.maxConnections = options.maxConnections
+        serverConfig.maxConnections = budget.lookupConnections
         serverConfig.maxInFlightCallsPerConnection = options.maxInFlight
         serverConfig.maxFrameSize = options.maxFrameSize
         serverConfig.version = RosterVersion.current
@@ -141,7 +147,7 @@ struct Rosterd: AsyncParsableCommand {
         if listen != nil {
             let app = try SCIMHTTPServer.makeApplication(
                 service: scimService, host: host, port: port, tls: tls, registry: registry, eventLoopGroup: eventLoops,
-                logger: logger,
+                connectionLimits: options.connections.scimLimits(maxConnections: budget.scimConnections), logger: logger,
                 onListening: { actual in
                     boundPort.set(actual)
                     await readiness.httpReady(port: actual)

@@ -40,10 +40,23 @@ struct JSONTests {
         #expect(object["d"] == .array([]))
     }
 
-    @Test func duplicateKeysLastWins() throws {
-        let value = try JSONParser.parse(#"{"a":1,"b":2,"a":3}"#)
-        #expect(value == .object(["a": .int(3), "b": .int(2)]))
-        #expect(value.objectValue.map { Array($0.keys) } == ["a", "b"])
+    @Test func duplicateKeysAreRejectedNamingTheKey() throws {
+        let repeated = try #require(error(#"{"active":true, "active":false}"#))
+        #expect(repeated.code == .duplicateKey)
+        #expect(repeated.byteOffset == 16, "points at the second key")
+        #expect(repeated.message == #"duplicate object key "active" at line 1, column 17 (byte 16): expected each key at most once in an object"#)
+        // Nested, and spelled differently but equal once unescaped.
+        for text in [#"{"a":1,"b":2,"a":3}"#, #"{"x":{"k":1,"k":2}}"#, #"[{"k":1},{"k":1,"\u006b":2}]"#, #"{"k":[],"k":{}}"#] {
+            #expect(error(text)?.code == .duplicateKey, "\(text)")
+        }
+        // The same key in sibling objects, and keys that differ only in case, are not duplicates.
+        #expect(try JSONParser.parse(#"[{"k":1},{"k":2}]"#) == .array([.object(["k": .int(1)]), .object(["k": .int(2)])]))
+        #expect(try JSONParser.parse(#"{"k":1,"K":2}"#).objectValue?.count == 2)
+        // A long or control-character key is shown escaped and cut.
+        let key = #"\n"# + String(repeating: "z", count: 1_000)
+        let long = try #require(error("{\"\(key)\":1,\"\(key)\":2}"))
+        #expect(long.problem.hasPrefix(#"duplicate object key "\n"#) && long.problem.hasSuffix("…\""), "\(long.problem)")
+        #expect(long.problem.count < 100)
     }
 
     @Test func stringEscapes() throws {

@@ -18,6 +18,7 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
             case nestingTooDeep
             case stringTooLong
             case trailingCharacters
+            case duplicateKey
         }
 
         private let base: Base
@@ -41,6 +42,8 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
         public static let stringTooLong = Code(.stringTooLong)
         /// Something other than whitespace after the top-level value.
         public static let trailingCharacters = Code(.trailingCharacters)
+        /// The same key twice in one object (`{"active":true,"active":false}`).
+        public static let duplicateKey = Code(.duplicateKey)
 
         public var description: String { base.rawValue }
     }

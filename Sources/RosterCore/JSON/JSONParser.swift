@@ -5,7 +5,10 @@
 ///   and bytes that are not well-formed UTF-8 (so a parsed `String` never hides a U+FFFD).
 /// - Integers that fit in `Int64` become `.int`; every other number becomes `.double`. A number
 ///   too large for a `Double` (`1e400`) is rejected rather than turned into infinity.
-/// - Duplicate object keys: the last value wins (kept at the first key's position).
+/// - Duplicate object keys are rejected (`JSONParseError.Code.duplicateKey`, naming the key):
+///   RFC 8259 leaves their meaning open, and parsers disagree (first wins, last wins), so a body
+///   like `{"active":true,"active":false}` would mean different things to rosterd and to whatever
+///   proxy or provider log inspected it. Keys are compared exactly (byte for byte after unescaping).
 /// - A leading UTF-8 byte order mark is skipped (RFC 8259 §8.1 allows parsers to ignore it).
 /// - Nesting is limited by `Limits.maxDepth`, and the parser is iterative (an explicit stack, not
 ///   recursion), so no input can exhaust the thread's stack; it never traps on any input.
@@ -117,6 +120,8 @@ private struct Parser {
         var arrays: [[JSONValue]] = []
         var objects: [JSONObject] = []
         var keys: [String] = []
+        // Where each pending key starts, for the duplicate-key error only.
+        var keyOffsets: [Int] = []
         var value: JSONValue
 
         parseValue: while true {
@@ -131,6 +136,7 @@ private struct Parser {
                     position += 1
                     value = .object(JSONObject())
                 } else {
+                    keyOffsets.append(position)
                     keys.append(try parseKey(afterComma: false))
                     objects.append(JSONObject())
                     open.append(.object)
@@ -195,11 +201,19 @@ private struct Parser {
                         throw unexpectedCharacter(expected: "',' or ']' after an array element")
                     }
                 case .object:
-                    objects[objects.count - 1][keys.removeLast()] = value
+                    // One hash lookup either way: `updateValue` inserts, and its result tells a
+                    // repeated key apart without a second lookup.
+                    let key = keys.removeLast()
+                    let keyOffset = keyOffsets.removeLast()
+                    if objects[objects.count - 1].updateValue(value, forKey: key) != nil {
+                        throw duplicateKey(key, at: keyOffset)
+                    }
                     guard position < buffer.count else { throw unexpectedEnd(expected: "',' or '}'") }
                     switch buffer[position] {
                     case ASCII.comma:
                         position += 1
+                        skipWhitespace()
+                        keyOffsets.append(position)
                         keys.append(try parseKey(afterComma: true))
                         continue parseValue
                     case ASCII.closeBrace:
@@ -549,6 +563,24 @@ private struct Parser {
     @inline(__always)
     private mutating func skipWhitespace() {
         while position < buffer.count, isWhitespace(buffer[position]) { position += 1 }
+    }
+
+    private func duplicateKey(_ key: String, at offset: Int) -> JSONParseError {
+        // A key may be up to `maxStringLength` long and hold anything: quote a bounded, escaped
+        // prefix so that the message stays one readable line.
+        var shown = ""
+        var count = 0
+        for scalar in key.unicodeScalars {
+            if count == 64 {
+                shown += "…"
+                break
+            }
+            shown += scalar.value < 0x20 || scalar == "\"" || scalar == "\\" ? scalar.escaped(asASCII: true) : String(scalar)
+            count += 1
+        }
+        return makeError(
+            .duplicateKey, at: offset, problem: "duplicate object key \"\(shown)\"",
+            expected: "each key at most once in an object")
     }
 
     private func unexpectedEnd(expected: String) -> JSONParseError {

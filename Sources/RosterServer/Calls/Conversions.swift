@@ -148,8 +148,15 @@ enum PageToken {
     }
 
     /// The cursor in `token` (nil for an empty token: the first page).
-    /// - Throws: INVALID_ARGUMENT when the token is malformed or belongs to another query.
-    static func cursor(_ token: String, kind: String, id: String) throws(RosterStatus) -> String? {
+    ///
+    /// `isValidCursor` says whether a decoded cursor is one this kind of listing could have made:
+    /// the index reads a cursor it cannot interpret as "from the start", so a tampered token that
+    /// still decoded used to restart the listing at page one, silently repeating items.
+    /// - Throws: INVALID_ARGUMENT when the token is malformed, belongs to another query, or holds
+    ///   a cursor the listing could not have produced.
+    static func cursor(
+        _ token: String, kind: String, id: String, isValidCursor: (String) -> Bool
+    ) throws(RosterStatus) -> String? {
         if token.isEmpty { return nil }
         let invalid = RosterStatus(
             .invalidArgument, "page_token is not a next_page_token of this query; start again with an empty token")
@@ -168,8 +175,20 @@ enum PageToken {
             String(decoding: parts[0], as: UTF8.self) == kind,
             String(decoding: parts[1], as: UTF8.self) == id
         else { throw invalid }
-        return String(decoding: parts[2], as: UTF8.self)
+        let cursor = String(decoding: parts[2], as: UTF8.self)
+        // Invalid UTF-8 decodes with replacement characters: then the bytes differ.
+        guard cursor.utf8.elementsEqual(parts[2]), isValidCursor(cursor) else { throw invalid }
+        return cursor
     }
+
+    /// A group-members cursor: a user's key, in canonical decimal (no sign, no leading zero).
+    static func isMemberKeyCursor(_ cursor: String) -> Bool {
+        guard let key = UInt32(cursor) else { return false }
+        return String(key) == cursor
+    }
+
+    /// A user-groups cursor: the id of the last group listed (never empty).
+    static func isGroupIDCursor(_ cursor: String) -> Bool { !cursor.isEmpty }
 
     private static func hexValue(_ char: UInt8) -> UInt8? {
         switch char {

@@ -76,7 +76,7 @@ enum Lookups {
         guard let user = index.user(directoryID: directory, reference) else {
             throw RosterStatus(.notFound, "no user \(describe(reference)) in directory '\(directory)'")
         }
-        let cursor = try PageToken.cursor(request.pageToken, kind: "ug", id: user.id)
+        let cursor = try PageToken.cursor(request.pageToken, kind: "ug", id: user.id, isValidCursor: PageToken.isGroupIDCursor)
         let page = index.userGroups(userID: user.id, after: cursor, limit: pageSize)
         var response = Roster_V1_ListUserGroupsResponse()
         response.revision = index.revision
@@ -99,7 +99,7 @@ enum Lookups {
     ) throws(RosterStatus) -> Roster_V1_ListGroupMembersResponse {
         let directory = try directoryID(request.directoryID)
         let group = try resolveGroup(request.group, field: "list_group_members.group", directory, in: index)
-        let cursor = try PageToken.cursor(request.pageToken, kind: "gm", id: group.id)
+        let cursor = try PageToken.cursor(request.pageToken, kind: "gm", id: group.id, isValidCursor: PageToken.isMemberKeyCursor)
         let page = index.groupMembers(groupID: group.id, after: cursor, limit: pageSize)
         var response = Roster_V1_ListGroupMembersResponse()
         response.revision = index.revision

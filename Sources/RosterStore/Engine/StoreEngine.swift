@@ -65,8 +65,9 @@ protocol StoreEngine: AnyObject, Sendable {
     func appendAudit(_ entries: [AuditEntry]) throws
     /// Deletes at most `limit` audit rows older than `time` (ms), oldest first; returns how many.
     func pruneAudit(olderThan time: Int64, limit: Int) throws -> Int
-    /// A consistent copy of the database at `path`; returns its size in bytes.
-    func backup(to path: String) throws -> UInt64
+    /// Writes a consistent copy of the database into `path`, an empty file the store just created
+    /// (new, private, not a link: `BackupDestination`).
+    func backup(to path: String) throws
 
     /// Releases connections and files; nothing is written afterwards.
     func close()

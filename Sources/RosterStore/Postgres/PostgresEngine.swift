@@ -547,7 +547,7 @@ final class PostgresEngine: StoreEngine {
         return rows.count
     }
 
-    func backup(to path: String) throws -> UInt64 {
+    func backup(to path: String) throws {
         throw StoreError(
             .configuration,
             "rosterd does not back up a PostgreSQL store: use the database's own tools (pg_dump \(settings.database), or your provider's snapshots)")

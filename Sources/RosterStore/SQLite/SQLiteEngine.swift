@@ -308,7 +308,7 @@ final class SQLiteEngine: StoreEngine {
         }
     }
 
-    func backup(to path: String) throws -> UInt64 {
+    func backup(to path: String) throws {
         do {
             let destination = try DatabaseQueue(path: path)
             try pool.backup(to: destination)
@@ -316,7 +316,6 @@ final class SQLiteEngine: StoreEngine {
         } catch {
             throw StoreError(.io, "backup to \(path) failed: \(error)")
         }
-        return (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0
     }
 }
 

@@ -254,7 +254,9 @@ struct Backup: AsyncParsableCommand, RosterCommand {
         abstract: "Write a consistent copy of the database to a new file, while rosterd runs.",
         discussion: """
             rosterd writes the file itself, on its own host and file system; a relative PATH is made absolute \
-            here first. The file must not exist: ALREADY_EXISTS (exit 2) otherwise.
+            here first. The file must not exist, and PATH must not be a symbolic link: ALREADY_EXISTS (exit 2) \
+            otherwise. A directory that does not exist or that rosterd may not write to is INVALID_ARGUMENT \
+            (exit 2). The copy is created with mode 0600 (it holds every user and the token hashes).
 
             --json prints {"path":…,"bytes":…,"revision":…}.
             """)
@@ -270,17 +272,21 @@ struct Backup: AsyncParsableCommand, RosterCommand {
 
     func run() async throws {
         let target = GlobalOptions.absolute(path)
-        let exists = CLIFailure(
-            .usage, code: "ALREADY_EXISTS",
-            "\(target) already exists; rosterd never overwrites a file — pass a new path (e.g. with a date in it)")
-        // rosterd checks too, on its own file system; checking here first gives the clear message
-        // without a round trip in the usual case of a daemon on this host.
-        if FileManager.default.fileExists(atPath: target) { throw exists }
+        // rosterd checks too, on its own file system (and it alone decides, creating the file
+        // exclusively); checking here first gives the clear message without a round trip in the
+        // usual case of a daemon on this host. lstat, not stat: a dangling symlink is refused.
+        var info = stat()
+        if lstat(target, &info) == 0 {
+            let what = (info.st_mode & S_IFMT) == S_IFLNK ? "is a symbolic link (rosterd never follows one for a backup)" : "already exists"
+            throw CLIFailure(
+                .usage, code: "ALREADY_EXISTS",
+                "\(target) \(what); rosterd never overwrites a file — pass a new path (e.g. with a date in it)")
+        }
         let result = try await global.withClient { client in
             do {
                 return try await client.backup(path: target, timeout: global.deadline(default: 600))
             } catch let error as RosterClientError where error.statusCode == .alreadyExists {
-                throw exists
+                throw CLIFailure(.usage, code: "ALREADY_EXISTS", error.message)
             }
         }
         global.output.emit(

@@ -168,7 +168,10 @@ struct SCIM {
     /// Creates a user (201 required) and returns its id.
     @discardableResult
     func createUser(_ userName: String, externalId: String? = nil, active: Bool = true, extra: String = "") async throws -> String {
-        var body = "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\(jsonString(userName)),\"active\":\(active)"
+        // `extra` may bring its own "schemas" (with an extension): then it is the only one, since
+        // a key given twice is refused.
+        let schemas = extra.contains("\"schemas\":") ? "" : "\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+        var body = "{\(schemas)\"userName\":\(jsonString(userName)),\"active\":\(active)"
         if let externalId { body += ",\"externalId\":\(jsonString(externalId))" }
         if !extra.isEmpty { body += "," + extra }
         body += "}"
