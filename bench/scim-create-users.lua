@@ -4,11 +4,13 @@
 local counter = 0
 local thread_id = 0
 local token = os.getenv("ROSTER_TOKEN")
+-- Several wrk processes against one directory (a fleet's instances) need distinct names.
+local run_prefix = os.getenv("ROSTER_PREFIX") or ""
 
 -- setup runs in the main Lua state once per thread, before the thread starts: give each
 -- thread its own prefix so userNames never collide across threads or runs.
 function setup(thread)
-  thread:set("prefix", "t" .. tostring(thread_id) .. "-" .. tostring(os.time()) .. "-")
+  thread:set("prefix", run_prefix .. "t" .. tostring(thread_id) .. "-" .. tostring(os.time()) .. "-")
   thread_id = thread_id + 1
 end
 

@@ -19,6 +19,8 @@ public final class RosterStore: Sendable {
     let engine: any StoreEngine
     /// The data-directory lock (nil for engines that need none); released with the store.
     private let lock: DataDirectoryLock?
+    /// Fleet mode: the local copy of the index that an instance starts from (nil on a single host).
+    let checkpoint: FleetCheckpoint?
     let logger: Logger
     /// The one writer: batches, idle compaction and their publishes run here, in order.
     let queue = DispatchQueue(label: "roster.store.writer")
@@ -66,11 +68,14 @@ public final class RosterStore: Sendable {
     }
 
     /// Loads `engine`'s state, checks its invariants and starts serving it.
+    /// `loaded`: the state to start from when the caller already has it (a fleet's checkpoint).
     static func open(
-        engine: any StoreEngine, lock: DataDirectoryLock?, configuration: StoreConfiguration, logger: Logger
+        engine: any StoreEngine, lock: DataDirectoryLock?, configuration: StoreConfiguration, logger: Logger,
+        loaded preloaded: LoadedState? = nil, checkpoint: FleetCheckpoint? = nil
     ) throws(StoreError) -> RosterStore {
         let start = ContinuousClock.now
-        let loaded = try engine.load()
+        let loaded: LoadedState
+        if let preloaded { loaded = preloaded } else { loaded = try engine.load() }
         let checkStart = ContinuousClock.now
         let violations = loaded.index.invariantViolations(limit: 20)
         let checkTime = ContinuousClock.now - checkStart
@@ -92,16 +97,18 @@ public final class RosterStore: Sendable {
                 "store.check_ms": "\(checkTime.milliseconds)",
             ])
         return RosterStore(
-            configuration: configuration, engine: engine, lock: lock, index: index, tokens: loaded.tokens, logger: logger)
+            configuration: configuration, engine: engine, lock: lock, index: index, tokens: loaded.tokens,
+            checkpoint: checkpoint, logger: logger)
     }
 
     private init(
         configuration: StoreConfiguration, engine: any StoreEngine, lock: DataDirectoryLock?, index: MembershipIndex,
-        tokens: [String: [[UInt8]]], logger: Logger
+        tokens: [String: [[UInt8]]], checkpoint: FleetCheckpoint?, logger: Logger
     ) {
         self.configuration = configuration
         self.engine = engine
         self.lock = lock
+        self.checkpoint = checkpoint
         self.logger = logger
         self.publisher = IndexPublisher(index)
         self.tokenHashes = Mutex(tokens)
@@ -289,6 +296,7 @@ public final class RosterStore: Sendable {
             }
         }
         publisher.publish(index)
+        checkpoint?.apply(entries)
     }
 
     private static func auditEntry(

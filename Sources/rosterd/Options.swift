@@ -25,6 +25,11 @@ struct DaemonOptions: ParsableArguments {
         help: "PostgreSQL store shared by a fleet: postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?host=/socket/dir&sslmode=disable|prefer|require] (env ROSTER_DATABASE_URL; the password may come from PGPASSWORD). Without it, the store is SQLite in --data-dir.")
     var databaseURL: String?
 
+    @Flag(
+        name: .customLong("require-database"),
+        help: "Fleet mode: refuse to start while PostgreSQL is unreachable, instead of serving the local checkpoint (env ROSTER_REQUIRE_DATABASE=1).")
+    var requireDatabase = false
+
     @Option(
         name: .customLong("instance-name"),
         help: "This instance's name in the fleet view (env ROSTER_INSTANCE_NAME; default the host name).")
@@ -146,6 +151,7 @@ struct DaemonOptions: ParsableArguments {
     var resolvedDatabaseURL: String? {
         (databaseURL ?? environment["ROSTER_DATABASE_URL"]).flatMap { $0.isEmpty ? nil : $0 }
     }
+    var resolvedRequireDatabase: Bool { requireDatabase || environment["ROSTER_REQUIRE_DATABASE"] == "1" }
     var resolvedInstanceName: String {
         (instanceName ?? environment["ROSTER_INSTANCE_NAME"]).flatMap { $0.isEmpty ? nil : $0 }
             ?? ProcessInfo.processInfo.hostName

@@ -86,7 +86,9 @@ struct Rosterd: AsyncParsableCommand {
         do {
             if let settings = try options.postgresSettings() {
                 logger.info("opening the fleet store", metadata: ["store.database": "\(settings.redacted)"])
-                store = try RosterStore.openFleet(settings, configuration: try options.storeConfiguration(), logger: logger)
+                store = try RosterStore.openFleet(
+                    settings, configuration: try options.storeConfiguration(), requireDatabase: options.resolvedRequireDatabase,
+                    logger: logger)
                 follower = FleetFollower(
                     store: store, configuration: .init(instanceName: options.resolvedInstanceName), logger: logger)
             } else {

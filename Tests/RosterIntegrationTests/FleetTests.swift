@@ -382,4 +382,54 @@ struct FleetTests {
         for daemon in fleet { #expect(try await daemon.stop() == 0) }
         try await server.stop()
     }
+
+    @Test("an instance restarts from its local checkpoint: warm while PostgreSQL is up (catching up on what it missed), stale but serving while it is down, refused with --require-database")
+    func checkpointStart() async throws {
+        let server = try PostgresServer()
+        try await server.start()
+        let fleet = try await Self.startFleet(server, count: 2)
+        let directory = try fleet[0].createDirectory(name: "checkpoint")
+        let a = Self.scim(fleet[0], directory)
+        let alice = try await a.createUser("alice@example.com")
+        let admins = try await a.createGroup("admins", members: [alice])
+        try await Self.converge(fleet, to: try Self.health(fleet[0]))
+        try await Task.sleep(for: .milliseconds(300))  // the checkpoint is written off the writer
+        // Instance 1 stops; instance 0 writes on; instance 1 comes back from its checkpoint.
+        #expect(try await fleet[1].stop() == 0)
+        let bob = try await a.createUser("bob@example.com")
+        let patch = try await a.patch("/Groups/\(admins)", operations: #"[{"op":"add","path":"members","value":[{"value":"\#(bob)"}]}]"#)
+        let missed = try #require(patch.revision)
+        try await fleet[1].start()
+        #expect(try Self.health(fleet[1]) >= missed, "ready only after catching up with the head seen at start")
+        #expect(try LookupConnection(path: fleet[1].socketPath).check(directory.id, user: .id(bob), group: .id(admins)).reason == .member)
+        #expect(try Self.verify(fleet[1]).ok)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await fleet[1].stop() == 0)
+        #expect(try await fleet[0].stop() == 0)
+        // The database goes away; instance 1 starts anyway from its checkpoint and answers lookups.
+        try await server.stop()
+        let stale = fleet[1]
+        try await stale.start()
+        #expect(try LookupConnection(path: stale.socketPath).check(directory.id, user: .id(bob), group: .id(admins)).reason == .member)
+        #expect(stale.logTail().contains("serving the local checkpoint"), "\(stale.logTail())")
+        let write = try await Self.scim(stale, directory).post("/Users", #"{"userName":"down@example.com"}"#)
+        #expect(write.status == 503, "\(write.summary)")
+        // The database returns: the instance reconnects by itself and writes work again.
+        try await server.start()
+        var created: LiveDaemon.HTTPResult?
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            created = try await Self.scim(stale, directory).post("/Users", #"{"userName":"back@example.com"}"#)
+            if created?.status == 201 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(created?.status == 201, "\(created?.summary ?? "")")
+        #expect(try Self.verify(stale).ok)
+        #expect(try await stale.stop() == 0)
+        // With --require-database, a start without the database is refused.
+        try await server.stop()
+        let strict = LiveDaemon(dataDir: stale.dataDir, extraArguments: ["--database-url", server.url, "--require-database"])
+        await #expect(throws: (any Error).self) { try await strict.start(timeout: .seconds(20)) }
+        #expect(strict.logTail().contains("cannot reach PostgreSQL"), "\(strict.logTail())")
+    }
 }

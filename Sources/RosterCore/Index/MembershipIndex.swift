@@ -312,3 +312,17 @@ extension MembershipIndex {
         return low
     }
 }
+
+// MARK: - Whole-index iteration (copies of the index: a fleet instance's local checkpoint)
+
+extension MembershipIndex {
+    /// Calls `body` with every user record, tombstones included, in no particular order.
+    public func forEachUserRecord(_ body: (UserRecord) throws -> Void) rethrows {
+        try users.forEach { _, entry in try body(entry.record) }
+    }
+
+    /// Calls `body` with every group record and its members' keys (ascending).
+    public func forEachGroupRecord(_ body: (GroupRecord, [UInt32]) throws -> Void) rethrows {
+        try groups.forEach { _, entry in try body(entry.record, entry.memberKeys) }
+    }
+}

@@ -116,4 +116,6 @@ struct LoadedState: Sendable {
     var tokens: [String: [[UInt8]]]
     var readTime: Duration = .zero
     var buildTime: Duration = .zero
+    /// The database's generation id, for engines shared by a fleet.
+    var generation: String? = nil
 }

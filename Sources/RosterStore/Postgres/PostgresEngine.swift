@@ -51,13 +51,28 @@ final class PostgresEngine: StoreEngine {
         client = PostgresClient(configuration: settings.clientConfiguration(), eventLoopGroup: eventLoopGroup, backgroundLogger: logger)
         let client = client
         clientTask = Task { await client.run() }
-        do {
-            let connection = try connectWriter()
-            try migrate(connection)
-        } catch {
-            clientTask.cancel()
-            throw error
+    }
+
+    /// The database's generation id as this instance knows it, and why the instance can no longer
+    /// follow (a reconnection found another generation: the database was recreated or restored).
+    private struct Identity {
+        var generation: String?
+        var migrated = false
+        var staleReason: String?
+    }
+    private let identity = Mutex(Identity())
+
+    /// The generation of the data this instance's index came from (a snapshot or a checkpoint).
+    func adopt(generation: String) {
+        identity.withLock {
+            $0.generation = generation
+            $0.staleReason = nil
         }
+    }
+
+    /// Throws `.stale` when the database under this instance is no longer the one it follows.
+    private func checkIdentity() throws(StoreError) {
+        if let reason = identity.withLock({ $0.staleReason }) { throw StoreError(.stale, reason) }
     }
 
     deinit {
@@ -96,6 +111,29 @@ final class PostgresEngine: StoreEngine {
         } catch {
             try? connection.close().wait()
             throw StoreError(.unavailable, "cannot configure the PostgreSQL session: \(Self.describe(error))")
+        }
+        do {
+            if !identity.withLock({ $0.migrated }) {
+                try migrate(connection)
+                identity.withLock { $0.migrated = true }
+            }
+            // A database recreated or restored under a running fleet has another generation.
+            guard let row = try connection.run("SELECT generation FROM roster_head WHERE id = 1", logger: logger).first else {
+                throw StoreError(.corrupt, "\(settings.redacted) has no head row")
+            }
+            let generation = try row.decode(String.self)
+            identity.withLock { state in
+                if let known = state.generation, known != generation {
+                    state.staleReason =
+                        "\(settings.redacted) is another database now (generation \(generation), this instance followed \(known)): it was recreated or restored; loading it anew"
+                }
+            }
+        } catch let error as StoreError {
+            try? connection.close().wait()
+            throw error
+        } catch {
+            try? connection.close().wait()
+            throw StoreError(.unavailable, "cannot read the head of \(settings.redacted): \(Self.describe(error))")
         }
         writer.withLock { $0 = connection }
         return connection
@@ -153,8 +191,9 @@ final class PostgresEngine: StoreEngine {
         do {
             try connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
             defer { _ = try? connection.run("COMMIT", logger: logger) }
-            let head = try connection.run("SELECT revision FROM roster_head WHERE id = 1", logger: logger)
-            let revision = try head.first?.decode(Int64.self) ?? 0
+            guard let head = try connection.run("SELECT revision, generation FROM roster_head WHERE id = 1", logger: logger).first
+            else { throw StoreError(.corrupt, "\(settings.redacted) has no head row") }
+            let (revision, generation) = try head.decode((Int64, String).self)
             let userCount = try connection.run("SELECT count(*) FROM users", logger: logger).first?.decode(Int64.self) ?? 0
             let groupCount = try connection.run("SELECT count(*) FROM groups", logger: logger).first?.decode(Int64.self) ?? 0
             var builder = MembershipIndexBuilder(
@@ -203,7 +242,9 @@ final class PostgresEngine: StoreEngine {
                 throw StoreError(
                     .corrupt, "\(settings.redacted) holds rows that reference missing parents: \(rejected.prefix(5).joined(separator: "; "))")
             }
-            return LoadedState(index: index, tokens: tokens, readTime: read - start, buildTime: clock.now - read)
+            adopt(generation: generation)
+            return LoadedState(
+                index: index, tokens: tokens, readTime: read - start, buildTime: clock.now - read, generation: generation)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -233,6 +274,7 @@ final class PostgresEngine: StoreEngine {
 
     func writeBatch(after localRevision: UInt64, _ body: (any StoreTransaction, [ChangeLogEntry]) throws -> Void) throws {
         let connection = try connectWriter()
+        try checkIdentity()
         var committing = false
         do {
             try connection.run("BEGIN", logger: logger)
@@ -318,6 +360,7 @@ final class PostgresEngine: StoreEngine {
 
     func committed(after revision: UInt64, limit: Int) throws -> [ChangeLogEntry] {
         let connection = try connectWriter()
+        try checkIdentity()
         do {
             return try changeLog(connection, after: revision, limit: limit)
         } catch let error as StoreError {
