@@ -95,7 +95,7 @@ public final class SCIMService: Sendable {
         var provider: String?
         var authenticated = authenticate(request, directoryID: directoryID)
         if case .failure(let reason) = authenticated, reason == .unknownDirectory || reason == .wrongToken,
-            await store.awaitNewer(than: store.publisher.revision, timeout: .milliseconds(300))
+            await store.followFleet(timeout: .milliseconds(300))
         {
             // Fleet mode: the directory or token may be a moment old, made on another instance
             // that this one has not followed yet; look again once it has.

@@ -21,6 +21,8 @@ public final class RosterStore: Sendable {
     private let lock: DataDirectoryLock?
     /// Fleet mode: the local copy of the index that an instance starts from (nil on a single host).
     let checkpoint: FleetCheckpoint?
+    /// Fleet mode: runs (or joins) one round of the follower (set by `FleetFollower.run`).
+    let followRound = Mutex<(@Sendable () async -> Void)?>(nil)
     let logger: Logger
     /// The one writer: batches, idle compaction and their publishes run here, in order.
     let queue = DispatchQueue(label: "roster.store.writer")

@@ -134,7 +134,7 @@ struct HardeningLimitsTests {
 
     @Test("backup refuses symlinks and existing paths, writes 0600, reports the real size, and a bad path is exit 2")
     func backupPaths() async throws {
-        let fixture = try await RosterctlTests.Fixture.start()
+        let fixture = try await RosterctlTests.Fixture.start(embedded: true)
         let directory = try await fixture.createDirectory("backup-paths")
         _ = try await fixture.createUser(directory, "alice@example.com")
         let base = fixture.daemon.dataDir

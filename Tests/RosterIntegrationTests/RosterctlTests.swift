@@ -69,8 +69,10 @@ struct RosterctlTests {
     struct Fixture {
         let daemon: LiveDaemon
 
-        static func start(extraArguments: [String] = []) async throws -> Fixture {
+        /// `embedded`: a daemon on SQLite whatever ROSTER_TEST_ENGINE says (backup is SQLite's).
+        static func start(extraArguments: [String] = [], embedded: Bool = false) async throws -> Fixture {
             let daemon = LiveDaemon(extraArguments: extraArguments)
+            daemon.followsTestEngine = !embedded
             try await daemon.start()
             return Fixture(daemon: daemon)
         }
@@ -428,7 +430,7 @@ struct RosterctlTests {
 
     @Test("verify ok, backup PATH (a second one to the same path fails clearly), audit shows the SCIM requests")
     func verifyBackupAudit() async throws {
-        let fixture = try await Fixture.start()
+        let fixture = try await Fixture.start(embedded: true)
         let directory = try await fixture.createDirectory("acme")
         let alice = try await fixture.createUser(directory, "alice@example.com")
         let bob = try await fixture.createUser(directory, "bob@example.com")

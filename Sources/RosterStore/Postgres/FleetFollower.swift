@@ -42,6 +42,13 @@ public final class FleetFollower: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let state: Mutex<State>
+    /// Rounds of `follow`: callers of `awaitRound` wait for one that starts after them.
+    private struct Rounds {
+        var completed: UInt64 = 0
+        var running = false
+        var waiters: [(target: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+    private let rounds = Mutex(Rounds())
     private let startedAt = Int64(Date().timeIntervalSince1970 * 1000)
     private let appliedGauge = Gauge(label: "roster_fleet_applied_revision")
     private let headGauge = Gauge(label: "roster_fleet_head_revision")
@@ -70,6 +77,8 @@ public final class FleetFollower: Service, Sendable {
 
     public func run() async throws {
         store.publisher.onDemand { [wake] in wake.yield() }
+        store.followRound.withLock { $0 = { [weak self] in await self?.awaitRound() } }
+        defer { store.followRound.withLock { $0 = nil } }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.listen() }
             group.addTask { await self.tick() }
@@ -87,6 +96,8 @@ public final class FleetFollower: Service, Sendable {
         var failing = false
         for await _ in wakeups {
             if Task.isCancelled { return }
+            rounds.withLock { $0.running = true }
+            defer { finishRound() }
             do {
                 let applied = try await store.catchUp()
                 try await engine.heartbeat(
@@ -131,6 +142,33 @@ public final class FleetFollower: Service, Sendable {
             // the next round.
             try? await Task.sleep(for: .milliseconds(5))
         }
+    }
+
+    /// Waits for a round that starts after this call (one already running may have read the log
+    /// before what the caller is looking for was committed).
+    func awaitRound() async {
+        let target = rounds.withLock { $0.completed + ($0.running ? 2 : 1) }
+        wake.yield()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = rounds.withLock { state -> Bool in
+                if state.completed >= target { return true }
+                state.waiters.append((target, continuation))
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    private func finishRound() {
+        let ready = rounds.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.completed += 1
+            state.running = false
+            let completed = state.completed
+            let ready = state.waiters.filter { $0.target <= completed }.map(\.continuation)
+            state.waiters.removeAll { $0.target <= completed }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
     }
 
     /// The backstop poll.

@@ -110,23 +110,22 @@ extension RosterStore {
     /// Whether other instances write to this store too (fleet mode).
     public var isShared: Bool { postgres != nil }
 
-    /// Fleet mode: waits (at most `timeout`) until a revision after `revision` is published,
-    /// asking the follower to fetch at once. For a request that names what another instance may
-    /// have just created (a directory, a token): true when something newer arrived, so it is
-    /// worth looking again. On a single host nothing else writes: false at once.
-    public func awaitNewer(than revision: UInt64, timeout: Duration) async -> Bool {
-        guard isShared else { return false }
-        let woke = AsyncStream<Void>.makeStream(of: Void.self)
-        guard let token = publisher.whenRevision(revision + 1, { woke.continuation.yield() }) else { return true }
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            woke.continuation.finish()
+    /// Fleet mode: has the follower run one round that started after this call (so it saw every
+    /// revision committed before it), waiting at most `timeout`; returns whether the published
+    /// revision moved meanwhile. For a request that names what another instance may have just
+    /// created (a directory, a token): worth looking again only then. Rounds are shared by every
+    /// caller and paced by the follower, so a flood of such requests costs the database no more
+    /// than a few rounds a second. On a single host nothing else writes: false at once.
+    public func followFleet(timeout: Duration) async -> Bool {
+        guard let round = followRound.withLock({ $0 }) else { return false }
+        let before = publisher.revision
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await round() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
         }
-        var iterator = woke.stream.makeAsyncIterator()
-        let arrived = await iterator.next() != nil
-        timer.cancel()
-        publisher.cancel(token)
-        return arrived
+        return publisher.revision != before
     }
 
     /// Replays every revision other instances committed after the published one, publishes, and

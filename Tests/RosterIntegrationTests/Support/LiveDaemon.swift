@@ -9,6 +9,9 @@ import FoundationNetworking
 import Glibc
 #endif
 
+/// The shared test cluster's postmaster (ROSTER_TEST_ENGINE=postgres), killed at exit.
+nonisolated(unsafe) private var sharedClusterPID: pid_t = 0
+
 /// A real `rosterd` process on a temporary data directory: real socket, real HTTP, real SQLite.
 ///
 /// The binary is the one SwiftPM built next to this test bundle (`.build/<config>/rosterd`), or
@@ -59,6 +62,9 @@ final class LiveDaemon: @unchecked Sendable {
             throw Failure(description: "rosterd binary not found at \(executable); run `swift build` first or set ROSTERD")
         }
         let logPath = dataDir + "/rosterd.log"
+        if let engine = try await Self.sharedPostgresDatabase(for: self), !extraArguments.contains("--database-url") {
+            extraArguments += ["--database-url", engine]
+        }
         let process = ChildProcess(
             executable: executable,
             arguments: [
@@ -88,6 +94,45 @@ final class LiveDaemon: @unchecked Sendable {
     func logTail() -> String {
         let text = (try? String(contentsOfFile: dataDir + "/rosterd.log", encoding: .utf8)) ?? ""
         return String(text.suffix(2000))
+    }
+
+    /// `ROSTER_TEST_ENGINE=postgres` runs every live daemon in fleet mode, each on a database of
+    /// its own in one throwaway cluster shared by the test run: the same suites, the other engine.
+    /// The database of a daemon is made at its first start and kept across its restarts.
+    private static let sharedCluster = SharedCluster()
+    private var postgresDatabase: String?
+
+    /// False for daemons whose test is about the embedded engine itself (backup, single host).
+    var followsTestEngine = true
+
+    private static func sharedPostgresDatabase(for daemon: LiveDaemon) async throws -> String? {
+        guard ProcessInfo.processInfo.environment["ROSTER_TEST_ENGINE"] == "postgres", daemon.followsTestEngine else { return nil }
+        if let url = daemon.postgresDatabase { return url }
+        let server = try await sharedCluster.server()
+        let name = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+        try server.psql("CREATE DATABASE \(name)", database: "postgres")
+        let url = "postgresql://roster@localhost/\(name)?host=\(server.directory)"
+        daemon.postgresDatabase = url
+        return url
+    }
+
+    /// Starts the cluster once, however many suites ask at the same time (the first caller's task
+    /// is shared: an actor alone would start one per caller across its `await`).
+    actor SharedCluster {
+        private var starting: Task<PostgresServer, any Error>?
+        func server() async throws -> PostgresServer {
+            if let starting { return try await starting.value }
+            let task = Task { () async throws -> PostgresServer in
+                let server = try PostgresServer()
+                try await server.start()
+                // The cluster outlives every suite: stop it when the test process exits.
+                sharedClusterPID = server.process?.processIdentifier ?? 0
+                atexit { if sharedClusterPID > 0 { kill(sharedClusterPID, SIGKILL) } }
+                return server
+            }
+            starting = task
+            return try await task.value
+        }
     }
 
     /// SIGTERM, then waits for exit; returns the exit status.
