@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import GRDB
 import Logging
+import Metrics
 import RosterCore
 import Synchronization
 
@@ -21,6 +22,8 @@ public final class RosterStore: Sendable {
     private let lock: DataDirectoryLock?
     /// Fleet mode: the local copy of the index that an instance starts from (nil on a single host).
     let checkpoint: FleetCheckpoint?
+    /// Fleet mode: seconds from another instance's commit to this index (`roster_fleet_commit_to_applied_seconds`).
+    let commitToApplied = Timer(label: "roster_fleet_commit_to_applied_seconds")
     /// Fleet mode: runs (or joins) one round of the follower (set by `FleetFollower.run`).
     let followRound = Mutex<(@Sendable () async -> Void)?>(nil)
     let logger: Logger

@@ -59,6 +59,12 @@ struct Rosterd: AsyncParsableCommand {
                 .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
                 .seconds(1), .seconds(2.5), .seconds(10),
             ],
+            // Fleet: from another instance's commit to this index (milliseconds on a healthy LAN).
+            "roster_fleet_commit_to_applied_seconds": [
+                .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(20),
+                .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+                .seconds(2.5), .seconds(10), .seconds(60),
+            ],
         ]
         MetricsSystem.bootstrap(factory)
         var logger = Logger(label: "rosterd")

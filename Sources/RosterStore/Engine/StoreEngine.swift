@@ -102,11 +102,15 @@ public struct ChangeLogEntry: Sendable, Hashable {
     public var revision: UInt64
     public var changes: [StoreChange]
     public var tokens: [TokenChange]
+    /// When the writer wrote it (ms since the Unix epoch), for entries read back from a shared
+    /// log; nil for the writer's own.
+    public var committedAt: Int64?
 
-    public init(revision: UInt64, changes: [StoreChange], tokens: [TokenChange] = []) {
+    public init(revision: UInt64, changes: [StoreChange], tokens: [TokenChange] = [], committedAt: Int64? = nil) {
         self.revision = revision
         self.changes = changes
         self.tokens = tokens
+        self.committedAt = committedAt
     }
 }
 

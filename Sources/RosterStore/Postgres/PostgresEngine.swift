@@ -318,19 +318,21 @@ final class PostgresEngine: StoreEngine {
     /// Entries after `revision`, in order; a gap (pruned, or a log that does not match) is `.stale`.
     private func changeLog(_ connection: PostgresConnection, after revision: UInt64, limit: Int) throws -> [ChangeLogEntry] {
         let rows = try connection.run(
-            "SELECT revision, payload FROM roster_changelog WHERE revision > \(Int64(clamping: revision)) ORDER BY revision LIMIT \(limit)",
+            "SELECT revision, payload, committed_at FROM roster_changelog WHERE revision > \(Int64(clamping: revision)) ORDER BY revision LIMIT \(limit)",
             logger: logger)
         var entries: [ChangeLogEntry] = []
         entries.reserveCapacity(rows.count)
         var expected = revision + 1
         for row in rows {
-            let (number, payload) = try row.decode((Int64, String).self)
+            let (number, payload, committedAt) = try row.decode((Int64, String, Int64).self)
             guard UInt64(number) == expected else {
                 throw StoreError(
                     .stale,
                     "the change log of \(settings.redacted) has no revision \(expected) (it starts again at \(number)): it was pruned past this instance or the database was restored; this instance must reload")
             }
-            entries.append(try ChangeLogCodec.decode(payload, revision: UInt64(number)))
+            var entry = try ChangeLogCodec.decode(payload, revision: UInt64(number))
+            entry.committedAt = committedAt
+            entries.append(entry)
             expected += 1
         }
         return entries
@@ -425,9 +427,11 @@ final class PostgresEngine: StoreEngine {
             var binds = PostgresBindings()
             binds.append(Int64(entry.revision))
             binds.append(ChangeLogCodec.encode(entry))
-            binds.append(now)
+            // The server's clock at the insert, close to the COMMIT that follows within the batch
+            // (followers measure commit-to-applied against it; one clock for the whole fleet).
             try connection.run(
-                "INSERT INTO roster_changelog (revision, payload, committed_at) VALUES ($1, $2, $3)", binds, logger: logger)
+                "INSERT INTO roster_changelog (revision, payload, committed_at) VALUES ($1, $2, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)",
+                binds, logger: logger)
         }
 
         func insertAudit(_ entry: AuditEntry) throws {

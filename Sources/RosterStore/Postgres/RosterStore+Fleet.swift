@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import RosterCore
 import Synchronization
 
@@ -138,6 +139,16 @@ extension RosterStore {
         try await onWriterQueue { [self] in try followLog() }
     }
 
+    /// How long other instances' revisions took from their commit to this instance's index, by
+    /// the database's clock and this host's (the same clock on one machine; NTP-close in a fleet).
+    private func recordCommitToApplied(_ entries: [ChangeLogEntry]) {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for entry in entries {
+            guard let committedAt = entry.committedAt else { continue }
+            commitToApplied.recordMilliseconds(max(0, now - committedAt))
+        }
+    }
+
     /// `catchUp` itself; on the writer's queue only.
     @discardableResult
     func followLog() throws -> UInt64 {
@@ -145,6 +156,7 @@ extension RosterStore {
             let entries = try engine.committed(after: publisher.revision, limit: 1_000)
             if entries.isEmpty { return publisher.revision }
             publish(try Self.replay(entries, onto: publisher.current), entries: entries)
+            recordCommitToApplied(entries)
             if entries.count < 1_000 { return publisher.revision }
         }
     }
