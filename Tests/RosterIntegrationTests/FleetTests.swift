@@ -380,6 +380,11 @@ struct FleetTests {
         for instance in instances {
             #expect(instance["pid"] as? Int != nil && instance["last_seen_unix_ms"] as? Int != nil && instance["lag_revisions"] as? Int == 0)
         }
+        // The fleet series: instance 0 applied instance 1's user creation from the change log.
+        let metrics = String(decoding: try await fleet[0].http("GET", "/metrics", token: nil).body, as: UTF8.self)
+        #expect((MetricsTests.sample(metrics, "roster_fleet_applied_revision") ?? 0) >= Double(revision), "\(metrics.prefix(300))")
+        #expect(MetricsTests.sample(metrics, "roster_fleet_connected") == 1)
+        #expect((MetricsTests.sample(metrics, "roster_fleet_commit_to_applied_seconds_count") ?? 0) >= 1)
         // A revision nobody has: exit 4 after the timeout, naming who is behind.
         let never = try await RosterctlTests.run(["fleet", "wait", String(revision + 1_000), "--timeout", "1", "--socket", fleet[0].socketPath])
         #expect(never.status == 4, "\(never)")

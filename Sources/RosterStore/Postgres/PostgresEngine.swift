@@ -191,6 +191,8 @@ final class PostgresEngine: StoreEngine {
         do {
             try connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
             defer { _ = try? connection.run("COMMIT", logger: logger) }
+            // A large snapshot streams for longer than a write's statement_timeout allows.
+            try connection.run("SET LOCAL statement_timeout = 0", logger: logger)
             guard let head = try connection.run("SELECT revision, generation FROM roster_head WHERE id = 1", logger: logger).first
             else { throw StoreError(.corrupt, "\(settings.redacted) has no head row") }
             let (revision, generation) = try head.decode((Int64, String).self)
@@ -211,31 +213,35 @@ final class PostgresEngine: StoreEngine {
                 builder.add(Directory(id: id, name: name, provider: provider, policy: policy, createdAt: created))
                 tokens[id] = [token, previous].compactMap { $0.map { Array($0.readableBytesView) } }
             }
-            for row in try connection.run(
-                "SELECT key, id, directory_id, user_name, external_id, display_name, state, version FROM users", logger: logger)
-            {
+            // Rows are handed over as they arrive (a million users, ten million memberships):
+            // never collected as row objects first.
+            let sink = Sink(builder)
+            try connection.query(
+                "SELECT key, id, directory_id, user_name, external_id, display_name, state, version FROM users", logger: logger
+            ) { row in
                 let (key, id, directoryID, userName, external, display, state, version) = try row.decode(
                     (Int64, String, String, String, String?, String?, String, Int64).self)
                 guard let state = UserState(rawValue: state) else { throw StoreError(.corrupt, "user \(id) has an unknown state") }
-                builder.add(
+                sink.value.add(
                     UserRecord(
                         key: UInt32(truncatingIfNeeded: key), id: id, directoryID: directoryID, userName: userName,
                         externalID: external, displayName: display, state: state, version: UInt64(version)))
-            }
-            for row in try connection.run("SELECT key, id, directory_id, display_name, external_id, version FROM groups", logger: logger) {
+            }.wait()
+            try connection.query("SELECT key, id, directory_id, display_name, external_id, version FROM groups", logger: logger) { row in
                 let (key, id, directoryID, name, external, version) = try row.decode(
                     (Int64, String, String, String, String?, Int64).self)
-                builder.add(
+                sink.value.add(
                     GroupRecord(
                         key: UInt32(truncatingIfNeeded: key), id: id, directoryID: directoryID, displayName: name,
                         externalID: external, version: UInt64(version)))
-            }
-            var pairs: [UInt64] = []
-            pairs.reserveCapacity(Int(userCount))
-            for row in try connection.run("SELECT (group_key << 32) | user_key FROM memberships", logger: logger) {
-                pairs.append(UInt64(bitPattern: try row.decode(Int64.self)))
-            }
-            builder.addMemberships(pairs)
+            }.wait()
+            let pairs = Sink([UInt64]())
+            pairs.value.reserveCapacity(Int(userCount) * 4)
+            try connection.query("SELECT (group_key << 32) | user_key FROM memberships", logger: logger) { row in
+                pairs.value.append(UInt64(bitPattern: try row.decode(Int64.self)))
+            }.wait()
+            builder = sink.value
+            builder.addMemberships(pairs.value)
             let read = clock.now
             let (index, rejected) = builder.buildReportingRejections()
             if !rejected.isEmpty {
@@ -609,6 +615,13 @@ final class PostgresEngine: StoreEngine {
         }
         return "\(error)"
     }
+}
+
+/// Where a row callback (run on the connection's event loop, one row after the other, while the
+/// writer's thread waits for the query to end) accumulates what it reads.
+private final class Sink<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// SQL of the rows in PostgreSQL.
