@@ -136,15 +136,7 @@ extension Roster_V1_RequestFrame.OneOf_Method {
 /// replayed against another user or group. Hex of `kind NUL id NUL cursor`.
 enum PageToken {
     static func make(kind: String, id: String, cursor: String) -> String {
-        let bytes = Array(kind.utf8) + [0] + Array(id.utf8) + [0] + Array(cursor.utf8)
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        Hex.encode(Array(kind.utf8) + [0] + Array(id.utf8) + [0] + Array(cursor.utf8))
     }
 
     /// The cursor in `token` (nil for an empty token: the first page).
@@ -160,16 +152,7 @@ enum PageToken {
         if token.isEmpty { return nil }
         let invalid = RosterStatus(
             .invalidArgument, "page_token is not a next_page_token of this query; start again with an empty token")
-        let chars = Array(token.utf8)
-        guard chars.count % 2 == 0, chars.count <= 8192 else { throw invalid }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(chars.count / 2)
-        var index = 0
-        while index < chars.count {
-            guard let high = hexValue(chars[index]), let low = hexValue(chars[index + 1]) else { throw invalid }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
+        guard token.utf8.count <= 8192, let bytes = Hex.decode(token) else { throw invalid }
         let parts = bytes.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3,
             String(decoding: parts[0], as: UTF8.self) == kind,
@@ -189,12 +172,4 @@ enum PageToken {
 
     /// A user-groups cursor: the id of the last group listed (never empty).
     static func isGroupIDCursor(_ cursor: String) -> Bool { !cursor.isEmpty }
-
-    private static func hexValue(_ char: UInt8) -> UInt8? {
-        switch char {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): char - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): char - UInt8(ascii: "a") + 10
-        default: nil
-        }
-    }
 }

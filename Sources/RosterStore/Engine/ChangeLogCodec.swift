@@ -52,8 +52,8 @@ enum ChangeLogCodec {
             document["t"] = .array(
                 entry.tokens.map { token in
                     switch token {
-                    case .set(let id, let hash): .object(["k": .string("set"), "id": .string(id), "hash": .string(hex(hash))])
-                    case .rotate(let id, let hash): .object(["k": .string("rotate"), "id": .string(id), "hash": .string(hex(hash))])
+                    case .set(let id, let hash): .object(["k": .string("set"), "id": .string(id), "hash": .string(Hex.encode(hash))])
+                    case .rotate(let id, let hash): .object(["k": .string("rotate"), "id": .string(id), "hash": .string(Hex.encode(hash))])
                     }
                 })
         }
@@ -98,7 +98,7 @@ enum ChangeLogCodec {
         var tokens: [TokenChange] = []
         if case .array(let rawTokens)? = document["t"] {
             for case .object(let token) in rawTokens {
-                guard let id = token["id"]?.stringValue, let hash = token["hash"]?.stringValue.flatMap(unhex) else {
+                guard let id = token["id"]?.stringValue, let hash = token["hash"]?.stringValue.flatMap({ Hex.decode($0) }) else {
                     throw corrupt("a token change has no directory or hash")
                 }
                 switch token["k"]?.stringValue {
@@ -151,37 +151,5 @@ enum ChangeLogCodec {
         default:
             throw corrupt("unknown change kind \(object["k"]?.stringValue ?? "?")")
         }
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func unhex(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        func value(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            default: nil
-            }
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(chars.count / 2)
-        var index = 0
-        while index < chars.count {
-            guard let high = value(chars[index]), let low = value(chars[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
     }
 }

@@ -72,39 +72,11 @@ final class FleetCheckpoint: Sendable {
                 else { return nil }
                 let clock = ContinuousClock()
                 let start = clock.now
-                var builder = MembershipIndexBuilder(revision: revision)
-                var tokens: [String: [[UInt8]]] = [:]
-                for row in try Row.fetchAll(
-                    db, sql: "SELECT id, name, provider, policy, created_at, token_hash, previous_token_hash FROM directories ORDER BY created_at, id")
-                {
-                    guard let provider = ProviderKind(rawValue: row[2]), let policy = MembershipPolicy(rawValue: row[3]) else {
-                        throw StoreError(.corrupt, "the fleet checkpoint \(path) holds a directory with an unknown provider or policy")
-                    }
-                    builder.add(Directory(id: row[0], name: row[1], provider: provider, policy: policy, createdAt: row[4]))
-                    tokens[row[0]] = [row[5] as Data?, row[6] as Data?].compactMap { $0.map { Array($0) } }
-                }
-                let users = try Row.fetchCursor(
-                    db, sql: "SELECT key, id, directory_id, user_name, external_id, display_name, state, version FROM users")
-                while let row = try users.next() {
-                    guard let state = UserState(rawValue: row[6]) else {
-                        throw StoreError(.corrupt, "the fleet checkpoint \(path) holds a user with an unknown state")
-                    }
-                    builder.add(
-                        UserRecord(
-                            key: UInt32(truncatingIfNeeded: row[0] as Int64), id: row[1], directoryID: row[2], userName: row[3],
-                            externalID: row[4], displayName: row[5], state: state, version: UInt64(row[7] as Int64)))
-                }
-                let groups = try Row.fetchCursor(db, sql: "SELECT key, id, directory_id, display_name, external_id, version FROM groups")
-                while let row = try groups.next() {
-                    builder.add(
-                        GroupRecord(
-                            key: UInt32(truncatingIfNeeded: row[0] as Int64), id: row[1], directoryID: row[2], displayName: row[3],
-                            externalID: row[4], version: UInt64(row[5] as Int64)))
-                }
-                var pairs: [UInt64] = []
-                let memberships = try Int64.fetchCursor(db, sql: "SELECT (group_key << 32) | user_key FROM memberships")
-                while let pair = try memberships.next() { pairs.append(UInt64(bitPattern: pair)) }
-                builder.addMemberships(pairs)
+                // The same tables and columns as the embedded store's: read the same way.
+                var records = try SQLiteEngine.readRecords(db, revision: Int64(clamping: revision))
+                records.builder.addMemberships(try SQLiteEngine.readMemberships(db))
+                let builder = records.builder
+                let tokens = records.tokens
                 let read = clock.now
                 let (index, rejected) = builder.buildReportingRejections()
                 if !rejected.isEmpty {

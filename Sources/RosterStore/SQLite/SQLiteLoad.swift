@@ -7,7 +7,7 @@ import Synchronization
 /// Startup recovery: every stored row into a new `MembershipIndex`.
 extension SQLiteEngine {
     /// The directories, users and groups in a builder, and the directories' token hashes.
-    private struct Records: Sendable {
+    struct Records: Sendable {
         var revision: Int64
         var builder: MembershipIndexBuilder
         var tokens: [String: [[UInt8]]]
@@ -73,7 +73,12 @@ extension SQLiteEngine {
     }
 
     private static func readRecords(_ db: Database) throws -> Records {
-        let revision = try revision(db)
+        try readRecords(db, revision: try revision(db))
+    }
+
+    /// The directories (with their token hashes), users and groups of a database with this
+    /// schema's tables and columns: the store's own, and a fleet instance's checkpoint.
+    static func readRecords(_ db: Database, revision: Int64) throws -> Records {
         let userCount = try Int.fetchOne(db, sql: "SELECT count(*) FROM users") ?? 0
         let groupCount = try Int.fetchOne(db, sql: "SELECT count(*) FROM groups") ?? 0
         var builder = MembershipIndexBuilder(
@@ -113,7 +118,7 @@ extension SQLiteEngine {
 
     /// Every membership as `group_key << 32 | user_key`: one integer per row, which GRDB's
     /// single-column cursor reads straight from SQLite without a `Row` per membership.
-    private static func readMemberships(_ db: Database) throws -> [UInt64] {
+    static func readMemberships(_ db: Database) throws -> [UInt64] {
         var pairs: [UInt64] = []
         let cursor = try Int64.fetchCursor(db, sql: "SELECT (group_key << 32) | user_key FROM memberships")
         while let pair = try cursor.next() { pairs.append(UInt64(bitPattern: pair)) }
