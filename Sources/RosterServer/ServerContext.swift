@@ -20,6 +20,8 @@ final class ServerContext: Sendable {
     /// One log line per episode of refused connections (limit, allow-list, no credentials), not
     /// one per connection: a client retrying in a loop must not flood the log.
     let refusalLog = Mutex(RefusalLog(interval: .seconds(10)))
+    /// The same for connections closed because a frame stayed incomplete (`frameTimeout`).
+    let frameTimeoutLog = Mutex(RefusalLog(interval: .seconds(10)))
 
     init(backend: any RosterBackend, configuration: RosterServer.Configuration, logger: Logger) {
         self.backend = backend

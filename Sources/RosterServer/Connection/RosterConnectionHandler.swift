@@ -38,6 +38,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     private let peer: PeerCredentials?
     private let peerIsAdmin: Bool
     private let peerDescription: String
+    private let connectionID: UInt64
     private var logger: Logger
 
     private var state: StateMachine
@@ -51,6 +52,10 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     /// Bytes of a frame that is not complete yet (at most one frame's worth: the length is
     /// checked against the limit before any payload is kept).
     private var partialFrame: ByteBuffer?
+    /// When the read that began `partialFrame`'s frame happened: `frameTimeout` counts from it.
+    private var partialSince: NIODeadline?
+    /// Fires when the oldest possible incomplete frame is due (at most one per connection).
+    private var frameTimer: Scheduled<Void>?
     /// Set by the first read of a burst: when its frames were received (one clock read per burst).
     private var burstStart: NIODeadline?
     private var inPlace = InPlaceChecks()
@@ -64,6 +69,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     ///   they had just arrived.
     init(server: ServerContext, peer: PeerCredentials?, connectionID: UInt64, handover: CheckLane.Handover? = nil) {
         self.handover = handover
+        self.connectionID = connectionID
         self.server = server
         self.configuration = server.configuration
         self.publisher = server.publisher
@@ -133,6 +139,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         }
         // One snapshot per read: the frames of one read are answered at one revision.
         let snapshot = publisher.currentSnapshot
+        let startedInside = bytes.readerIndex
         while state.lifecycle != .closed {
             let payload: ByteBuffer?
             do {
@@ -158,7 +165,44 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         }
         if bytes.readableBytes > 0, state.lifecycle != .closed {
             partialFrame = bytes
+            // A new frame began in this read if one ended in it; else the held one goes on.
+            if partialSince == nil || bytes.readerIndex != startedInside {
+                partialSince = received
+                armFrameTimer()
+            }
+        } else {
+            partialSince = nil
         }
+    }
+
+    // MARK: Frame timeout
+
+    private func armFrameTimer() {
+        guard frameTimer == nil, let context, let since = partialSince else { return }
+        frameTimer = context.eventLoop.assumeIsolated().scheduleTask(
+            deadline: since + TimeAmount(configuration.frameTimeout)
+        ) { [self] in
+            self.frameTimer = nil
+            self.frameTimerFired()
+        }
+    }
+
+    /// Closes the connection with an error frame if its begun frame is older than the timeout;
+    /// otherwise waits for the frame held now. While reading is held back (the client is not
+    /// reading its answers) the delay is the server's, so the clock restarts.
+    private func frameTimerFired() {
+        guard state.lifecycle != .closed, partialFrame != nil, let since = partialSince else { return }
+        let now = NIODeadline.now()
+        if pendingRead {
+            partialSince = now
+        } else if since + TimeAmount(configuration.frameTimeout) <= now {
+            RosterServer.logFrameTimeout(server, connectionID: connectionID, pending: partialFrame?.readableBytes ?? 0)
+            partialFrame = nil
+            partialSince = nil
+            connectionError(RosterServer.frameTimeoutStatus(configuration))
+            return
+        }
+        armFrameTimer()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -779,6 +823,8 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
 
     private func releaseAll() {
         for (_, call) in state.close() { release(call) }
+        frameTimer?.cancel()
+        frameTimer = nil
         graceTimer?.cancel()
         graceTimer = nil
     }
@@ -803,6 +849,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
                 metadata: ["roster.error": "\(FrameDecoder.truncationError(partialFrame).message)"])
         }
         partialFrame = nil
+        partialSince = nil
     }
 
     private func record(method: MethodLabel, received: NIODeadline, code: Roster_V1_Code) {
