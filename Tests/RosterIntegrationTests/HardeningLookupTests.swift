@@ -117,4 +117,92 @@ struct HardeningLookupTests {
         #expect((1...2).contains(lines.count), "logged once per episode: \(lines)")
         #expect(try await daemon.stop() == 0)
     }
+
+    // MARK: Clients that do not read
+
+    static func residentMegabytes(_ pid: Int32) -> Double {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Double(line.split(separator: " ").dropFirst().first ?? "0").map { $0 / 1024 } ?? 0
+        }
+        return 0
+    }
+
+    @Test("clients pipelining GetUser, listings and BatchCheck without reading leave rosterd's memory bounded, and it returns after they close")
+    func nonReadingClients() async throws {
+        let daemon = LiveDaemon()
+        try await daemon.start()
+        let scim = SCIM(daemon: daemon, directory: try daemon.createDirectory(name: "hostile"))
+        var users: [String] = []
+        for index in 0..<40 { users.append(try await scim.createUser("user\(index)@example.com")) }
+        let group = try await scim.createGroup("everyone", members: users)
+        let pid = try #require(daemon.process?.processIdentifier)
+
+        func request(_ kind: Int, _ callID: UInt64) throws -> [UInt8] {
+            var frame = Roster_V1_RequestFrame()
+            frame.callID = callID
+            let user = users[Int(callID % UInt64(users.count))]
+            switch kind {
+            case 0: frame.getUser = .with { $0.directoryID = scim.id; $0.user.id = user }
+            case 1: frame.listGroupMembers = .with { $0.directoryID = scim.id; $0.group.id = group }
+            default:
+                frame.batchCheck = .with { batch in
+                    batch.directoryID = scim.id
+                    batch.checks = users.map { id in .with { $0.user.id = id; $0.group.id = group } }
+                }
+            }
+            let payload: [UInt8] = try frame.serializedBytes()
+            let length = UInt32(payload.count)
+            return [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + payload
+        }
+
+        // Warm up with a client that reads, so first allocations are not counted as growth.
+        let warm = try LookupConnection(path: daemon.socketPath)
+        for callID in 1...100 {
+            var frame = Roster_V1_RequestFrame()
+            frame.getUser = .with { $0.directoryID = scim.id; $0.user.id = users[callID % users.count] }
+            #expect(try warm.call(frame).status.code == .ok)
+        }
+        try await Task.sleep(for: .seconds(1))
+        let before = Self.residentMegabytes(pid)
+
+        // 36 clients, a third each GetUser, ListGroupMembers (40 members) and BatchCheck (40
+        // items), each sending as fast as the socket takes and never reading.
+        struct Client { var connection: LookupConnection; var kind: Int; var pending: [UInt8] = []; var next: UInt64 = 1 }
+        var clients = try (0..<36).map { Client(connection: try LookupConnection(path: daemon.socketPath), kind: $0 % 3) }
+        var peak = before
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(5) {
+            for position in clients.indices {
+                for _ in 0..<32 {
+                    if clients[position].pending.isEmpty {
+                        for _ in 0..<16 {
+                            clients[position].pending += try request(clients[position].kind, clients[position].next)
+                            clients[position].next += 1
+                        }
+                    }
+                    let sent = clients[position].pending.withUnsafeBytes {
+                        Glibc.send(clients[position].connection.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+                    }
+                    if sent <= 0 { break }
+                    clients[position].pending.removeFirst(sent)
+                }
+            }
+            peak = max(peak, Self.residentMegabytes(pid))
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        peak = max(peak, Self.residentMegabytes(pid))
+        clients = []
+        try await Task.sleep(for: .seconds(3))
+        let after = Self.residentMegabytes(pid)
+        let summary = String(format: "RSS %.0f MB before, %.0f MB at peak, %.0f MB after the clients closed", before, peak, after)
+        print("nonReadingClients: \(summary)")
+        #expect(peak - before < 40, "36 non-reading clients grow RSS by < 40 MB: \(summary)")
+        #expect(after < before * 1.5, "RSS returns within 1.5x of its start: \(summary)")
+        let probe = try LookupConnection(path: daemon.socketPath)
+        let asked = ContinuousClock.now
+        #expect(try probe.call(Self.healthFrame()).status.code == .ok)
+        #expect(ContinuousClock.now - asked < .seconds(1), "rosterd answers at once afterwards: \(summary)")
+        #expect(try await daemon.stop() == 0)
+    }
 }
