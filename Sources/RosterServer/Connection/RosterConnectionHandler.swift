@@ -61,6 +61,8 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     /// Frames stopped being taken because output or back-end calls reached their bound;
     /// `partialFrame` then holds every byte read and not processed (whole frames too).
     private var stalled = false
+    /// The connection stalled at least once: its memory is worth a heap trim when it closes.
+    private var everStalled = false
     /// Back-end calls running (not Watch pages), against `maxRunningBackendCalls`.
     private var backendRunning = 0
     /// Output went to the channel during this read burst: writability may have changed.
@@ -166,6 +168,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         while state.lifecycle != .closed {
             if backendRunning >= Self.maxRunningBackendCalls || (handedOutput && !context.channel.isWritable) {
                 stalled = true
+                everStalled = true
                 partialFrame = bytes
                 return
             }
@@ -241,6 +244,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if everStalled || !context.channel.isWritable { server.trimHeapSoon() }
         dropPartialFrame()
         endBurst()
         releaseAll()
