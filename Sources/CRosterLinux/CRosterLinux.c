@@ -2,6 +2,7 @@
 #include "CRosterLinux.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
@@ -154,4 +155,12 @@ int c_roster_epoll_wait(int epoll, int32_t *fds, uint32_t *events, int capacity,
         events[i] = ready[i].events;
     }
     return count;
+}
+
+int c_roster_malloc_trim(void) {
+#ifdef __GLIBC__
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
 }

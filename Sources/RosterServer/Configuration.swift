@@ -17,6 +17,8 @@ extension RosterServer {
     /// | `allowedPeerUIDs` | Set<UInt32>? | nil (anyone who can open the file) | uids allowed to connect (SO_PEERCRED) |
     /// | `adminUIDs` | Set<UInt32> | the daemon's own uid and root | uids allowed to call admin methods |
     /// | `maxConnections` | Int | 4096 | open connections; the next one gets RESOURCE_EXHAUSTED and is closed |
+    /// | `maxConnectionsPerUID` | Int? | nil: half of `maxConnections`, at least 1 | open connections of one peer uid (SO_PEERCRED), so one local user cannot hold every slot |
+    /// | `frameTimeout` | Duration | 10 s | how long a connection may hold a begun frame that has not arrived whole; then an error frame and the connection is closed |
     /// | `maxInFlightCallsPerConnection` | Int | 1024 | calls waiting (min_revision, back end, Watch) per connection |
     /// | `maxFrameSize` | Int | 4 MiB | largest frame payload in either direction |
     /// | `maxBatchSize` | Int | 10 000 | checks in one BatchCheck |
@@ -34,6 +36,8 @@ extension RosterServer {
         public var allowedPeerUIDs: Set<UInt32>?
         public var adminUIDs: Set<UInt32>
         public var maxConnections: Int
+        public var maxConnectionsPerUID: Int?
+        public var frameTimeout: Duration
         public var maxInFlightCallsPerConnection: Int
         public var maxFrameSize: Int
         public var maxBatchSize: Int
@@ -52,6 +56,8 @@ extension RosterServer {
             self.allowedPeerUIDs = nil
             self.adminUIDs = [UInt32(getuid()), 0]
             self.maxConnections = 4096
+            self.maxConnectionsPerUID = nil
+            self.frameTimeout = .seconds(10)
             self.maxInFlightCallsPerConnection = 1024
             self.maxFrameSize = 4 * 1024 * 1024
             self.maxBatchSize = 10_000
@@ -69,6 +75,13 @@ extension RosterServer {
         /// one is raised to it).
         var writeBufferWaterMark: ChannelOptions.Types.WriteBufferWaterMarkOption.Value {
             .init(low: writeBufferLowWaterMark, high: max(writeBufferLowWaterMark, writeBufferHighWaterMark))
+        }
+
+        /// Connections one peer uid may hold: the configured share, else half of `maxConnections`
+        /// (never more than `maxConnections`, never less than 1). Half by default so that one
+        /// local user, hostile or leaking connections, still leaves room for every other uid.
+        var connectionsPerUID: Int {
+            max(1, min(maxConnections, maxConnectionsPerUID ?? maxConnections / 2))
         }
 
         /// Reads per readable event on a NIO connection before other channels get their turn.

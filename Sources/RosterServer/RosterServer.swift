@@ -260,8 +260,11 @@ public final class RosterServer: Service, Sendable {
                 server.connections.removeLaneConnection()
                 counted.store(true, ordering: .relaxed)
                 let logger = server.logger
+                // A served connection brings the uid slot the lane took for it; a refused one has none.
+                let heldUID = ticket.refusal == nil ? ticket.peer?.uid : nil
                 channel.closeFuture.whenComplete { _ in
                     server.connections.remove(channel)
+                    if let heldUID { server.connections.releasePeer(uid: heldUID) }
                     logger.debug("connection closed", metadata: ["roster.connection.id": "\(ticket.connectionID)"])
                 }
                 return channel.eventLoop.makeCompletedFuture {
@@ -296,6 +299,7 @@ public final class RosterServer: Service, Sendable {
                 if !counted.load(ordering: .relaxed) {
                     close(ticket.fd)
                     server.connections.removeLaneConnection()
+                    if ticket.refusal == nil, let uid = ticket.peer?.uid { server.connections.releasePeer(uid: uid) }
                 }
             }
     }
@@ -339,6 +343,10 @@ public final class RosterServer: Service, Sendable {
             logger.debug(
                 "connection opened",
                 metadata: ["roster.connection.id": "\(connectionID)", "roster.peer.uid": "\(peer.map { "\($0.uid)" } ?? "unknown")"])
+            if let uid = peer?.uid {
+                // Runs at once if the channel closed meanwhile: the slot is never kept by a closed one.
+                channel.closeFuture.whenComplete { _ in server.connections.releasePeer(uid: uid) }
+            }
             return channel.eventLoop.makeCompletedFuture {
                 // The handler splits frames itself (one hop and no slice per frame).
                 try channel.pipeline.syncOperations.addHandler(
@@ -363,8 +371,11 @@ public final class RosterServer: Service, Sendable {
         return nil
     }
 
-    /// Why a connection is refused for who its peer is (SO_PEERCRED): unknown on Linux, or a uid
-    /// outside the allow-list. Nil to go on.
+    /// Why a connection is refused for who its peer is (SO_PEERCRED): unknown on Linux, a uid
+    /// outside the allow-list, or a uid that already holds its share of connections
+    /// (`connectionsPerUID`). Nil to go on, with one of the peer uid's slots taken: whoever serves
+    /// the connection gives it back when it closes (`releasePeer`); a handed-over connection
+    /// keeps it.
     static func refusal(server: ServerContext, connectionID: UInt64, peer: PeerCredentials?) -> RosterStatus? {
         #if os(Linux)
         guard peer != nil else {
@@ -376,6 +387,18 @@ public final class RosterServer: Service, Sendable {
             let who = peer.map { "uid \($0.uid)" } ?? "a peer of unknown uid"
             logRefusal(server, "connection refused by peer allow-list", level: .notice, connectionID: connectionID, reason: "peer_not_allowed", uid: peer?.uid)
             return RosterStatus(.permissionDenied, "\(who) is not allowed to connect; closing the connection")
+        }
+        if let uid = peer?.uid {
+            let share = server.configuration.connectionsPerUID
+            if let held = server.connections.admitPeer(uid: uid, limit: share) {
+                logRefusal(
+                    server, "connection refused: the uid holds its share of connections", level: .warning,
+                    connectionID: connectionID, reason: "uid_share", uid: uid)
+                return RosterStatus(
+                    .resourceExhausted,
+                    "uid \(uid) already holds \(held) connections, the most one uid may open (--max-connections-per-uid \(share)); close idle connections or pool them; closing the connection"
+                )
+            }
         }
         return nil
     }
@@ -390,10 +413,33 @@ public final class RosterServer: Service, Sendable {
         var metadata: Logger.Metadata = [
             "roster.connection.id": "\(connectionID)", "roster.refused": "\(summary.count)",
             "roster.since_seconds": "\(summary.seconds)", "roster.reason": "\(reason)",
-            "roster.limit": "\(server.configuration.maxConnections)",
+            "roster.limit": "\(reason == "uid_share" ? server.configuration.connectionsPerUID : server.configuration.maxConnections)",
         ]
         if let uid { metadata["roster.peer.uid"] = "\(uid)" }
         server.logger.log(level: level, message, metadata: metadata)
+    }
+
+    /// The connection-level error for a frame that did not arrive whole within `frameTimeout`
+    /// (both acceptors send it).
+    static func frameTimeoutStatus(_ configuration: Configuration) -> RosterStatus {
+        let parts = configuration.frameTimeout.components
+        let seconds = Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+        let shown = seconds == seconds.rounded() ? "\(Int(seconds))" : "\(seconds)"
+        return RosterStatus(
+            .deadlineExceeded,
+            "a request frame began \(shown) s ago and has not arrived whole (--frame-timeout \(shown)); send each frame in one go; closing the connection"
+        )
+    }
+
+    /// Logs a connection closed for an incomplete frame, once per episode (see `logRefusal`).
+    static func logFrameTimeout(_ server: ServerContext, connectionID: UInt64, pending: Int) {
+        guard let summary = server.frameTimeoutLog.withLock({ $0.record(now: ContinuousClock.now) }) else { return }
+        server.logger.warning(
+            "connection closed: a request frame stayed incomplete past the frame timeout",
+            metadata: [
+                "roster.connection.id": "\(connectionID)", "roster.closed": "\(summary.count)",
+                "roster.since_seconds": "\(summary.seconds)", "roster.frame.bytes_received": "\(pending)",
+            ])
     }
 
     private static func reject(_ channel: any Channel, _ status: RosterStatus) -> EventLoopFuture<Void> {

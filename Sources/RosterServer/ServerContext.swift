@@ -1,3 +1,5 @@
+import CRosterLinux
+import Dispatch
 import Logging
 import RosterCore
 import Synchronization
@@ -20,6 +22,22 @@ final class ServerContext: Sendable {
     /// One log line per episode of refused connections (limit, allow-list, no credentials), not
     /// one per connection: a client retrying in a loop must not flood the log.
     let refusalLog = Mutex(RefusalLog(interval: .seconds(10)))
+    /// The same for connections closed because a frame stayed incomplete (`frameTimeout`).
+    let frameTimeoutLog = Mutex(RefusalLog(interval: .seconds(10)))
+
+    /// A heap trim is planned (see `trimHeapSoon`).
+    private let trimPlanned = Atomic<Bool>(false)
+
+    /// Asks for freed heap memory to go back to the kernel about a second from now (once, however
+    /// many ask meanwhile). Called when a connection that hit its output bound closes: glibc keeps
+    /// what such clients made rosterd allocate (per-thread arenas) and RSS would stay at its peak.
+    func trimHeapSoon() {
+        guard !trimPlanned.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + 1) { [self] in
+            trimPlanned.store(false, ordering: .releasing)
+            _ = c_roster_malloc_trim()
+        }
+    }
 
     init(backend: any RosterBackend, configuration: RosterServer.Configuration, logger: Logger) {
         self.backend = backend

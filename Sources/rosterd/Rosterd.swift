@@ -132,6 +132,8 @@ struct Rosterd: AsyncParsableCommand {
         serverConfig.allowedPeerUIDs = options.allowUIDs.isEmpty ? nil : Set(options.allowUIDs)
         if !options.adminUIDs.isEmpty { serverConfig.adminUIDs = Set(options.adminUIDs) }
         serverConfig.maxConnections = budget.lookupConnections
+        serverConfig.maxConnectionsPerUID = options.connections.maxConnectionsPerUID
+        serverConfig.frameTimeout = .milliseconds(Int64((options.connections.frameTimeout * 1000).rounded()))
         serverConfig.maxInFlightCallsPerConnection = options.maxInFlight
         serverConfig.maxFrameSize = options.maxFrameSize
         serverConfig.version = RosterVersion.current

@@ -322,7 +322,7 @@ struct HardeningLimitsTests {
 
     @Test("refused lookup connections log one line per episode, not one per connection (check lanes and SwiftNIO)", arguments: ["1", "0"])
     func refusalsLogOncePerEpisode(checkLanes: String) async throws {
-        let daemon = LiveDaemon(extraArguments: ["--max-connections", "2", "--check-lanes", checkLanes])
+        let daemon = LiveDaemon(extraArguments: ["--max-connections", "2", "--max-connections-per-uid", "2", "--check-lanes", checkLanes])
         try await daemon.start()
         let held = try (0..<2).map { _ in try LookupConnection(path: daemon.socketPath) }
         var health = Roster_V1_RequestFrame()

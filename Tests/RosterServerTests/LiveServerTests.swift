@@ -391,7 +391,11 @@ struct LiveServerTests {
     @Test("over max connections a new connection gets RESOURCE_EXHAUSTED and is closed")
     func connectionLimit() async throws {
         let backend = try makeAcme()
-        try await withServer(backend, configure: { $0.maxConnections = 3 }) { running in
+        // Every client here has the test's uid: give it the whole limit (the per-uid share has a test of its own).
+        try await withServer(backend, configure: {
+            $0.maxConnections = 3
+            $0.maxConnectionsPerUID = 3
+        }) { running in
             var clients: [RosterClient] = []
             for _ in 0..<3 {
                 let client = try await RosterClient.connect(socketPath: running.path)

@@ -52,4 +52,7 @@ int c_roster_epoll_control(int epoll, int operation, int fd, uint32_t events);
 /// epoll_wait that reports only the fds and event masks (struct epoll_event is packed on x86_64).
 int c_roster_epoll_wait(int epoll, int32_t *fds, uint32_t *events, int capacity, int timeout_ms);
 
+/// Returns freed heap memory to the kernel (glibc malloc_trim(0)); 1 if any was released.
+int c_roster_malloc_trim(void);
+
 #endif

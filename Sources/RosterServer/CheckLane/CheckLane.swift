@@ -92,6 +92,9 @@ final class CheckLane: @unchecked Sendable {
     /// Accepting failed for lack of resources and has not succeeded since.
     private var acceptFailing = false
     private var quiesceDeadline: NIODeadline?
+    /// When to look for connections whose begun frame is older than `frameTimeout` (nil: no
+    /// connection held a partial frame at the last look).
+    private var frameSweepAt: NIODeadline?
     private var stopped = false
     private var readBuffer: ByteBuffer?
     private var output: ByteBuffer
@@ -103,6 +106,8 @@ final class CheckLane: @unchecked Sendable {
         let peer: PeerCredentials?
         /// The start of a frame that has not fully arrived (at most `maxLaneFrame` + 4 bytes).
         var partial: ByteBuffer?
+        /// When the read that began `partial`'s frame happened (the frame timeout counts from it).
+        var partialSince: NIODeadline?
         /// Answers not yet written; while set, the lane waits for `EPOLLOUT` and does not read.
         var unwritten: ByteBuffer?
         var closeWhenWritten = false
@@ -332,6 +337,7 @@ final class CheckLane: @unchecked Sendable {
         // The index is borrowed from the snapshot, never bound to a local: a copy of the struct
         // would retain (and later release) each of its tables, per read.
         let snapshot = server.publisher.currentSnapshot
+        let startedInside = input.readerIndex
         while true {
             let frameStart = input.readerIndex
             let payload: ByteBuffer?
@@ -357,6 +363,12 @@ final class CheckLane: @unchecked Sendable {
             return
         }
         if input.readableBytes > 0 {
+            // The frame timeout runs from the read that began this frame: a new one if a frame
+            // ended in this read, else the one held before.
+            if connection.partialSince == nil || input.readerIndex != startedInside {
+                connection.partialSince = received
+                if frameSweepAt == nil { frameSweepAt = received + frameTimeout }
+            }
             // Keep the start of the next frame; the shared read buffer goes back for the next read.
             if usesReadBuffer {
                 var partial = ByteBufferAllocator().buffer(capacity: input.readableBytes)
@@ -368,6 +380,7 @@ final class CheckLane: @unchecked Sendable {
                 connection.partial = input
             }
         } else {
+            connection.partialSince = nil
             restoreReadBuffer(&input)
         }
         flush(connection)
@@ -471,6 +484,7 @@ final class CheckLane: @unchecked Sendable {
         forget(connection)
         close(connection.fd)
         server.connections.removeLaneConnection()
+        if let uid = connection.peer?.uid { server.connections.releasePeer(uid: uid) }
         logger.debug("connection closed", metadata: ["roster.connection.id": "\(connection.id)"])
         if quiesceDeadline != nil, connectionCount == 0 { stopped = true }
     }
@@ -508,6 +522,40 @@ final class CheckLane: @unchecked Sendable {
         if connectionCount == 0 { stopped = true }
     }
 
+    private var frameTimeout: TimeAmount { TimeAmount(server.configuration.frameTimeout) }
+
+    /// Closes, with an error frame, every connection whose begun frame is older than the frame
+    /// timeout, and plans the next look for the oldest one left. A connection the lane is not
+    /// reading (its answers wait for the client to read) is not the client's delay: its clock
+    /// restarts.
+    private func closeIncompleteFrames() {
+        let now = NIODeadline.now()
+        var oldest: NIODeadline?
+        for case let connection? in connections {
+            guard var since = connection.partialSince else { continue }
+            if connection.unwritten != nil {
+                since = now
+                connection.partialSince = now
+            } else if since + frameTimeout <= now {
+                frameTimedOut(connection, since: since, now: now)
+                continue
+            }
+            oldest = min(oldest ?? since, since)
+        }
+        frameSweepAt = oldest.map { $0 + frameTimeout }
+    }
+
+    /// Writes the connection-level error (the socket's buffer is empty: nothing is unwritten)
+    /// and closes; logged once per episode, as refusals are.
+    private func frameTimedOut(_ connection: Connection, since: NIODeadline, now: NIODeadline) {
+        var frame = ByteBufferAllocator().buffer(capacity: 256)
+        _ = try? frame.writeRosterFrame(
+            Roster_V1_ResponseFrame.failure(callID: 0, RosterServer.frameTimeoutStatus(server.configuration)))
+        _ = send(&frame, to: connection.fd)
+        RosterServer.logFrameTimeout(server, connectionID: connection.id, pending: connection.partial?.readableBytes ?? 0)
+        closeConnection(connection)
+    }
+
     private func closeAll() {
         stopListening()
         for case let connection? in connections { closeConnection(connection) }
@@ -515,19 +563,15 @@ final class CheckLane: @unchecked Sendable {
     }
 
     private func waitTimeout() -> Int32 {
-        let next: NIODeadline
-        switch (acceptResumesAt, quiesceDeadline) {
-        case (nil, nil): return -1
-        case (let resume?, nil): next = resume
-        case (nil, let quiesce?): next = quiesce
-        case (let resume?, let quiesce?): next = min(resume, quiesce)
-        }
+        let deadlines = [acceptResumesAt, quiesceDeadline, frameSweepAt]
+        guard let next = deadlines.compactMap({ $0 }).min() else { return -1 }
         let remaining = (next - .now()).nanoseconds
         return remaining <= 0 ? 0 : Int32(min((remaining + 999_999) / 1_000_000, 60_000))
     }
 
     private func timersFired() {
-        guard acceptResumesAt != nil || quiesceDeadline != nil else { return }
+        guard acceptResumesAt != nil || quiesceDeadline != nil || frameSweepAt != nil else { return }
+        if let sweep = frameSweepAt, sweep <= .now() { closeIncompleteFrames() }
         if let resume = acceptResumesAt, resume <= .now() {
             acceptResumesAt = nil
             if listening, !LaneSockets.control(epoll, LaneSockets.add, listener.fd, events: listenerEvents) {

@@ -21,6 +21,9 @@ final class ConnectionRegistry: Sendable {
         /// Connections the check lanes serve (they quiesce and close them themselves).
         var laneConnections = 0
         var shutdown = Shutdown.no
+        /// Admitted connections per peer uid (lane, handed over and NIO alike), for the per-uid
+        /// share. Only uids with an open connection have an entry.
+        var perUID: [UInt32: Int] = [:]
         var drained: [CheckedContinuation<Void, Never>] = []
 
         var count: Int { channels.count + laneConnections }
@@ -77,6 +80,31 @@ final class ConnectionRegistry: Sendable {
             return waiters
         }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Takes one of `uid`'s `limit` connection slots. Returns nil when taken (give it back with
+    /// `releasePeer` when the connection closes), or the number `uid` already holds when its
+    /// share is full (nothing taken).
+    func admitPeer(uid: UInt32, limit: Int) -> Int? {
+        state.withLock { state in
+            let held = state.perUID[uid, default: 0]
+            guard held < limit else { return held }
+            state.perUID[uid] = held + 1
+            return nil
+        }
+    }
+
+    /// Gives back a slot `admitPeer` took.
+    func releasePeer(uid: UInt32) {
+        state.withLock { state in
+            let held = state.perUID[uid, default: 0]
+            state.perUID[uid] = held > 1 ? held - 1 : nil
+        }
+    }
+
+    /// Connections `uid` holds (for tests and Stats).
+    func connections(uid: UInt32) -> Int {
+        state.withLock { $0.perUID[uid, default: 0] }
     }
 
     /// Marks the server as shutting down (`closingNow` also for channels added later) and

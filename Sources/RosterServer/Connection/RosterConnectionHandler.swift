@@ -19,8 +19,12 @@ import Synchronization
 /// - Calls that need the back end run in a `Task` and write their answer back on the loop.
 /// - Watch reads the event log a page at a time, only while the channel is writable, then waits
 ///   for newer revisions.
-/// - While the channel is not writable the handler holds back `read()`, so a client that does
-///   not read its answers stops being read from instead of growing server memory.
+/// - Output is bounded for every method, not only for Checks: while the channel is not writable
+///   (more than the high water mark of answers unwritten), or `maxRunningBackendCalls` calls
+///   are waiting for the back end, the handler stops taking frames — mid-read if need be, keeping
+///   the bytes it has not processed — and holds back `read()`, so a client that does not read its
+///   answers stops being read from instead of growing server memory. It resumes when the output
+///   drains or a back-end call ends.
 ///
 /// Lives on its channel's event loop only.
 final class RosterConnectionHandler: ChannelDuplexHandler {
@@ -32,12 +36,19 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     /// Output collected during a read burst is written out when it reaches this size.
     static let outputChunkSize = 64 * 1024
 
+    /// Back-end calls (GetUser, GetGroup, admin) one connection may have running; further frames
+    /// wait unread. Each running call holds a task, a store read and, soon, its answer: without
+    /// this bound a client pipelining GetUser without reading held `--max-in-flight` of them
+    /// (about 8.5 MB per connection). The store has a handful of readers, so more would only queue.
+    static let maxRunningBackendCalls = 16
+
     private let server: ServerContext
     private let configuration: RosterServer.Configuration
     private let publisher: IndexPublisher
     private let peer: PeerCredentials?
     private let peerIsAdmin: Bool
     private let peerDescription: String
+    private let connectionID: UInt64
     private var logger: Logger
 
     private var state: StateMachine
@@ -47,10 +58,24 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     private var needsFlush = false
     private var inReadBurst = false
     private var pendingRead = false
+    /// Frames stopped being taken because output or back-end calls reached their bound;
+    /// `partialFrame` then holds every byte read and not processed (whole frames too).
+    private var stalled = false
+    /// The connection stalled at least once: its memory is worth a heap trim when it closes.
+    private var everStalled = false
+    /// Back-end calls running (not Watch pages), against `maxRunningBackendCalls`.
+    private var backendRunning = 0
+    /// Output went to the channel during this read burst: writability may have changed.
+    private var handedOutput = false
     private var graceTimer: Scheduled<Void>?
     /// Bytes of a frame that is not complete yet (at most one frame's worth: the length is
-    /// checked against the limit before any payload is kept).
+    /// checked against the limit before any payload is kept) or, while `stalled`, every byte
+    /// read and not processed yet (at most one read burst's worth: no read happens meanwhile).
     private var partialFrame: ByteBuffer?
+    /// When the read that began `partialFrame`'s frame happened: `frameTimeout` counts from it.
+    private var partialSince: NIODeadline?
+    /// Fires when the oldest possible incomplete frame is due (at most one per connection).
+    private var frameTimer: Scheduled<Void>?
     /// Set by the first read of a burst: when its frames were received (one clock read per burst).
     private var burstStart: NIODeadline?
     private var inPlace = InPlaceChecks()
@@ -64,6 +89,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     ///   they had just arrived.
     init(server: ServerContext, peer: PeerCredentials?, connectionID: UInt64, handover: CheckLane.Handover? = nil) {
         self.handover = handover
+        self.connectionID = connectionID
         self.server = server
         self.configuration = server.configuration
         self.publisher = server.publisher
@@ -125,6 +151,11 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
             partial.writeBuffer(&bytes)
             bytes = partial
         }
+        if stalled {
+            // The rest of a read burst that began before the bound was reached.
+            partialFrame = bytes
+            return
+        }
         inReadBurst = true
         let received: NIODeadline
         if let burstStart { received = burstStart } else {
@@ -133,7 +164,14 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         }
         // One snapshot per read: the frames of one read are answered at one revision.
         let snapshot = publisher.currentSnapshot
+        let startedInside = bytes.readerIndex
         while state.lifecycle != .closed {
+            if backendRunning >= Self.maxRunningBackendCalls || (handedOutput && !context.channel.isWritable) {
+                stalled = true
+                everStalled = true
+                partialFrame = bytes
+                return
+            }
             let payload: ByteBuffer?
             do {
                 payload = try FrameDecoder.decodeFrame(from: &bytes, maxFrameSize: configuration.maxFrameSize)
@@ -158,7 +196,44 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         }
         if bytes.readableBytes > 0, state.lifecycle != .closed {
             partialFrame = bytes
+            // A new frame began in this read if one ended in it; else the held one goes on.
+            if partialSince == nil || bytes.readerIndex != startedInside {
+                partialSince = received
+                armFrameTimer()
+            }
+        } else {
+            partialSince = nil
         }
+    }
+
+    // MARK: Frame timeout
+
+    private func armFrameTimer() {
+        guard frameTimer == nil, let context, let since = partialSince else { return }
+        frameTimer = context.eventLoop.assumeIsolated().scheduleTask(
+            deadline: since + TimeAmount(configuration.frameTimeout)
+        ) { [self] in
+            self.frameTimer = nil
+            self.frameTimerFired()
+        }
+    }
+
+    /// Closes the connection with an error frame if its begun frame is older than the timeout;
+    /// otherwise waits for the frame held now. While reading is held back (the client is not
+    /// reading its answers) the delay is the server's, so the clock restarts.
+    private func frameTimerFired() {
+        guard state.lifecycle != .closed, partialFrame != nil, let since = partialSince else { return }
+        let now = NIODeadline.now()
+        if pendingRead || stalled {
+            partialSince = now
+        } else if since + TimeAmount(configuration.frameTimeout) <= now {
+            RosterServer.logFrameTimeout(server, connectionID: connectionID, pending: partialFrame?.readableBytes ?? 0)
+            partialFrame = nil
+            partialSince = nil
+            connectionError(RosterServer.frameTimeoutStatus(configuration))
+            return
+        }
+        armFrameTimer()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -169,6 +244,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if everStalled || !context.channel.isWritable { server.trimHeapSoon() }
         dropPartialFrame()
         endBurst()
         releaseAll()
@@ -177,7 +253,8 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            if pendingRead {
+            resumeIfDrained()
+            if pendingRead, !stalled, state.lifecycle != .closed {
                 pendingRead = false
                 context.read()
             }
@@ -209,7 +286,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        if context.channel.isWritable, !stalled {
             context.read()
         } else {
             pendingRead = true
@@ -545,6 +622,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
             serial ?? register(callID, Call(method: method, received: received, timeoutMs: timeoutMs))
         guard let serial, let bound = loopBound else { return }
         let backend = server.backend
+        backendRunning += 1
         let task = Task {
             let outcome: Result<Roster_V1_ResponseFrame.OneOf_Result, RosterStatus>
             do {
@@ -575,6 +653,33 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
         }
         afterCallEnded()
         flushIfIdle()
+        resumeIfDrained()
+    }
+
+    // MARK: Bounded output
+
+    /// Takes frames again after a stall, once the output has drained below the low water mark
+    /// and fewer than `maxRunningBackendCalls` back-end calls run: first the bytes kept, then,
+    /// if that did not stall again, the socket.
+    private func resumeIfDrained() {
+        guard stalled, state.lifecycle != .closed, let context, context.channel.isWritable,
+            backendRunning < Self.maxRunningBackendCalls
+        else { return }
+        stalled = false
+        let kept = partialFrame ?? context.channel.allocator.buffer(capacity: 0)
+        partialFrame = nil
+        channelRead(context: context, data: NIOAny(kept))
+        inReadBurst = false
+        flushOutput()
+        endBurst()
+        guard !stalled, state.lifecycle != .closed else { return }
+        if inputClosed {
+            dropPartialFrame()
+            if state.calls.isEmpty { closeAfterFlush() }
+        } else if pendingRead {
+            pendingRead = false
+            context.read()
+        }
     }
 
     // MARK: Watch
@@ -772,6 +877,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     }
 
     private func release(_ call: Call) {
+        if call.task != nil, !call.isWatch { backendRunning -= 1 }
         call.timer?.cancel()
         if let waiter = call.waiter { publisher.cancel(waiter) }
         call.task?.cancel()
@@ -779,12 +885,14 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
 
     private func releaseAll() {
         for (_, call) in state.close() { release(call) }
+        frameTimer?.cancel()
+        frameTimer = nil
         graceTimer?.cancel()
         graceTimer = nil
     }
 
     private func afterCallEnded() {
-        if state.shouldClose || (inputClosed && state.calls.isEmpty) { closeAfterFlush() }
+        if state.shouldClose || (inputClosed && !stalled && state.calls.isEmpty) { closeAfterFlush() }
     }
 
     /// The client closed its sending side (half-close; the channel allows it): nothing more will
@@ -792,6 +900,8 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     /// answer is written. A client that pipelines and then half-closes gets all its answers.
     private func inputEnded() {
         inputClosed = true
+        // Frames kept while stalled are answered first; `resumeIfDrained` closes afterwards.
+        if stalled { return }
         dropPartialFrame()
         if state.calls.isEmpty { closeAfterFlush() }
     }
@@ -803,6 +913,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
                 metadata: ["roster.error": "\(FrameDecoder.truncationError(partialFrame).message)"])
         }
         partialFrame = nil
+        partialSince = nil
     }
 
     private func record(method: MethodLabel, received: NIODeadline, code: Roster_V1_Code) {
@@ -906,6 +1017,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     private func outputWritten() {
         needsFlush = true
         guard output.readableBytes >= Self.outputChunkSize, let context else { return }
+        handedOutput = true
         context.write(wrapOutboundOut(output), promise: nil)
         output = context.channel.allocator.buffer(capacity: 1024)
     }
@@ -915,6 +1027,7 @@ final class RosterConnectionHandler: ChannelDuplexHandler {
     }
 
     private func flushOutput() {
+        handedOutput = false
         guard needsFlush, let context else { return }
         needsFlush = false
         if output.readableBytes > 0 {
