@@ -287,9 +287,12 @@ struct CheckLaneTests {
     // MARK: Connections and streams
 
     /// A server with the lane on the fixture's backend and one raw connection to it.
+    /// A server with the lane and one raw connection to it. The frame timeout is far out of
+    /// reach: these tests send frames in pieces on purpose, and a loaded machine (the whole suite
+    /// in parallel on two cores) can stretch their short pauses past the 10 s default.
     static func withConnection(_ body: (RunningServer, RawSocket, FakeBackend) async throws -> Void) async throws {
         let backend = try Fixture.makeBackend()
-        try await withServer(backend) { (running: RunningServer) async throws -> Void in
+        try await withServer(backend, configure: { $0.frameTimeout = .seconds(600) }) { (running: RunningServer) async throws -> Void in
             let socket = RawSocket()
             defer { socket.close() }
             try #require(socket.connect(running.path))
