@@ -49,7 +49,15 @@ extension SCIMService {
     {
         var query = try ListQuery(
             parameters: parameters, limits: .init(maxPageSize: configuration.maxPageSize, filter: filterLimits))
-        let (response, total) = try await listGroups(context, query: query)
+        let response: SCIMHTTPResponse
+        let total: Int
+        do {
+            (response, total) = try await listGroups(context, query: query)
+        } catch let refused as SearchBounds.Refused {
+            return .error(
+                SCIMError(status: 503, scimType: nil, detail: refused.detail),
+                headers: [("Retry-After", "\(refused.retryAfterSeconds)")])
+        }
         if total == 0 {  // as for users
             for fallback in fallbackFilters(for: query.filter, plusKept: plusKeptFilter) {
                 query.filter = fallback
@@ -92,9 +100,15 @@ extension SCIMService {
                     headers: [("Roster-Revision", "\(index.revision)")]), total
             )
         } else {
-            try await store.scanGroups(directoryID: context.directoryID) { group in
-                if query.filter?.matches(rendered(group, forFilter: true), schema: .group) ?? true { matches.append(group) }
-                return true
+            // A scan: bounded in concurrency per directory and in time (SearchBounds).
+            try await searches.scan(directoryID: context.directoryID) { clock in
+                var scanned = 0
+                try await store.scanGroups(directoryID: context.directoryID) { group in
+                    scanned += 1
+                    if scanned % 256 == 0 { try clock.check() }
+                    if query.filter?.matches(rendered(group, forFilter: true), schema: .group) ?? true { matches.append(group) }
+                    return true
+                }
             }
         }
         if let sort = query.sort {

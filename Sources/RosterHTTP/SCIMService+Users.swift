@@ -67,7 +67,15 @@ extension SCIMService {
     {
         var query = try ListQuery(
             parameters: parameters, limits: .init(maxPageSize: configuration.maxPageSize, filter: filterLimits))
-        let (response, total) = try await listUsers(context, query: query)
+        let response: SCIMHTTPResponse
+        let total: Int
+        do {
+            (response, total) = try await listUsers(context, query: query)
+        } catch let refused as SearchBounds.Refused {
+            return .error(
+                SCIMError(status: 503, scimType: nil, detail: refused.detail),
+                headers: [("Retry-After", "\(refused.retryAfterSeconds)")])
+        }
         // Microsoft's validator percent-encodes values inside the quotes, and some clients leave a
         // '+' raw: only when the filter as written matches nothing are other readings tried, so a
         // real '%' is still found.
@@ -107,11 +115,17 @@ extension SCIMService {
                     headers: [("Roster-Revision", "\(index.revision)")]), total
             )
         } else {
-            try await store.scanUsers(directoryID: context.directoryID) { user in
-                if query.filter?.matches(render(user, index: index, baseURL: context.baseURL), schema: .user) ?? true {
-                    matches.append(user)
+            // A scan: bounded in concurrency per directory and in time (SearchBounds).
+            try await searches.scan(directoryID: context.directoryID) { clock in
+                var scanned = 0
+                try await store.scanUsers(directoryID: context.directoryID) { user in
+                    scanned += 1
+                    if scanned % 256 == 0 { try clock.check() }
+                    if query.filter?.matches(render(user, index: index, baseURL: context.baseURL), schema: .user) ?? true {
+                        matches.append(user)
+                    }
+                    return true
                 }
-                return true
             }
             total = matches.count
         }

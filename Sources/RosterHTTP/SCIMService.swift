@@ -25,6 +25,10 @@ public struct SCIMConfiguration: Sendable {
     /// Longest filter in characters, and deepest nesting. Defaults 4,096 and 32.
     public var maxFilterLength: Int = 4096
     public var maxFilterDepth: Int = 32
+    /// Searches that scan one directory at the same time (503 + Retry-After beyond). Default 2.
+    public var maxSearchesPerDirectory: Int = 2
+    /// How long one scanning search may run before it is stopped (503 + Retry-After). Default 5 s.
+    public var searchBudget: Duration = .seconds(5)
 
     public init(publicBaseURL: String) {
         self.publicBaseURL = publicBaseURL.hasSuffix("/") ? String(publicBaseURL.dropLast()) : publicBaseURL
@@ -44,6 +48,8 @@ public final class SCIMService: Sendable {
     private let unauthorizedByReason: [Unauthenticated: Counter]
     /// One log line per episode of refused requests, not one per request.
     private let refusalLog = Mutex(RefusalLog(interval: .seconds(10)))
+    /// The bounds of searches that scan a directory.
+    let searches: SearchBounds
     /// `configuration.publicBaseURL` with the port the listener really bound, when the configured
     /// one says port 0 ("pick a free port", e.g. `--scim-listen 127.0.0.1:0` without
     /// `--public-url`). Without it every Location, `meta.location` and `$ref` named port 0.
@@ -53,6 +59,7 @@ public final class SCIMService: Sendable {
         self.store = store
         self.configuration = configuration
         self.logger = logger
+        searches = SearchBounds(maxPerDirectory: configuration.maxSearchesPerDirectory, budget: configuration.searchBudget)
         requestCounter = Counter(label: "roster_scim_requests_total")
         unauthorizedCounter = Counter(label: "roster_scim_unauthorized_total")
         unauthorizedByReason = Dictionary(

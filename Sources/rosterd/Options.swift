@@ -112,6 +112,16 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("max-members-per-request"), help: "Most group members in one SCIM request.")
     var maxMembersPerRequest: Int = 10_000
 
+    @Option(
+        name: .customLong("max-searches-per-directory"),
+        help: "SCIM searches that scan one directory at the same time; more answer 503 with Retry-After.")
+    var maxSearchesPerDirectory: Int = 2
+
+    @Option(
+        name: .customLong("search-budget"),
+        help: "Seconds one scanning SCIM search may run before it is stopped with 503 and Retry-After.")
+    var searchBudget: Double = 5
+
     @Option(name: .customLong("event-retention-days"), help: "Keep events at least this many days.")
     var eventRetentionDays: Int = 30
 
@@ -260,6 +270,9 @@ struct DaemonOptions: ParsableArguments {
         guard UInt32(socketMode, radix: 8) != nil else {
             throw ValidationError("--socket-mode must be an octal mode such as 0660 (got '\(socketMode)')")
         }
+        guard searchBudget > 0, searchBudget <= 3600 else {
+            throw ValidationError("--search-budget must be a number of seconds above 0, at most 3600 (got \(searchBudget))")
+        }
         guard ProviderKind(rawValue: bootstrapProvider) != nil else {
             throw ValidationError("--bootstrap-provider must be okta, entra, onelogin, jumpcloud or generic")
         }
@@ -267,6 +280,7 @@ struct DaemonOptions: ParsableArguments {
             ("--max-frame-size", maxFrameSize), ("--max-connections", maxConnections), ("--max-in-flight", maxInFlight),
             ("--max-body-size", maxBodySize), ("--max-page-size", maxPageSize),
             ("--max-patch-operations", maxPatchOperations), ("--max-members-per-request", maxMembersPerRequest),
+            ("--max-searches-per-directory", maxSearchesPerDirectory),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1 (got \(value))")
         }

@@ -113,6 +113,8 @@ struct Rosterd: AsyncParsableCommand {
         scimConfig.maxPageSize = options.maxPageSize
         scimConfig.maxPatchOperations = options.maxPatchOperations
         scimConfig.maxMembersPerRequest = options.maxMembersPerRequest
+        scimConfig.maxSearchesPerDirectory = options.maxSearchesPerDirectory
+        scimConfig.searchBudget = .milliseconds(Int64((options.searchBudget * 1000).rounded(.up)))
         let scimService = SCIMService(store: store, configuration: scimConfig, logger: logger)
         let backend = DaemonBackend(
             store: store, follower: follower,

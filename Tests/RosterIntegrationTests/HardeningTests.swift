@@ -213,6 +213,47 @@ struct HardeningTests {
         #expect(try await daemon.stop() == 0)
     }
 
+    @Test("searches that scan a directory are bounded: past --search-budget and past --max-searches-per-directory, 503 with Retry-After; index lookups and other directories are not held back")
+    func boundedSearches() async throws {
+        // A budget so small that any scan of a few hundred users runs past it.
+        let tight = LiveDaemon(extraArguments: ["--search-budget", "0.001"])
+        try await tight.start()
+        let scim = SCIM(daemon: tight, directory: try tight.createDirectory(name: "budget"))
+        for n in 0..<600 { _ = try await scim.createUser("u\(n)@example.com") }
+        let slow = try await scim.get("/Users", [("filter", #"userName co "example""#), ("sortBy", "userName")])
+        #expect(slow.status == 503, "\(slow.summary)")
+        #expect(slow.headers["retry-after"] == "5" && slow.detail.contains("--search-budget"), "\(slow.summary)")
+        // The index answers an eq without a scan: no budget applies.
+        let lookup = try await scim.filter("Users", #"userName eq "u7@example.com""#)
+        #expect(lookup.status == 200 && lookup.doc["totalResults"] == .int(1), "\(lookup.summary)")
+        #expect(try await tight.stop() == 0)
+
+        // One scan at a time per directory: concurrent scans beyond it are told to retry, while
+        // another directory's scan and /healthz go on.
+        let narrow = LiveDaemon(extraArguments: ["--max-searches-per-directory", "1"])
+        try await narrow.start()
+        let busy = SCIM(daemon: narrow, directory: try narrow.createDirectory(name: "busy"))
+        let other = SCIM(daemon: narrow, directory: try narrow.createDirectory(name: "other"))
+        for n in 0..<1_500 { _ = try await busy.createUser("b\(n)@example.com") }
+        _ = try await other.createUser("o@example.com")
+        let statuses = try await withThrowingTaskGroup(of: LiveDaemon.HTTPResult.self) { tasks in
+            for _ in 0..<8 {
+                tasks.addTask { try await busy.get("/Users", [("filter", #"userName co "example""#), ("sortBy", "userName")]) }
+            }
+            var results: [LiveDaemon.HTTPResult] = []
+            for try await result in tasks { results.append(result) }
+            return results
+        }
+        #expect(statuses.contains { $0.status == 200 }, "one scan ran")
+        let refused = statuses.filter { $0.status == 503 }
+        #expect(!refused.isEmpty, "scans beyond the directory's share were refused: \(statuses.map(\.status))")
+        #expect(refused.allSatisfy { $0.headers["retry-after"] == "1" && $0.detail.contains("--max-searches-per-directory") })
+        let elsewhere = try await other.get("/Users", [("filter", #"userName co "o""#)])
+        #expect(elsewhere.status == 200 && elsewhere.doc["totalResults"] == .int(1), "\(elsewhere.summary)")
+        #expect(try await narrow.http("GET", "/healthz", token: nil).status == 200)
+        #expect(try await narrow.stop() == 0)
+    }
+
     /// Bytes of every file in the data directory (the database, its WAL and shared memory).
     static func dataDirectoryBytes(_ path: String) -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
