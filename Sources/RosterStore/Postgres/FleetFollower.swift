@@ -100,9 +100,12 @@ public final class FleetFollower: Service, Sendable {
             defer { finishRound() }
             do {
                 let applied = try await store.catchUp()
-                try await engine.heartbeat(
-                    name: configuration.instanceName, pid: Int(getpid()), appliedRevision: applied, startedAt: startedAt)
-                let head = try await engine.fleetStatus(liveWithin: .zero).headRevision
+                // The pool's queries are bounded too: a round must end, or nothing follows.
+                let head = try await Self.bounded(.seconds(10)) { [engine, configuration, startedAt] in
+                    try await engine.heartbeat(
+                        name: configuration.instanceName, pid: Int(getpid()), appliedRevision: applied, startedAt: startedAt)
+                    return try await engine.fleetStatus(liveWithin: .zero).headRevision
+                }
                 state.withLock {
                     $0.lastContact = .now
                     $0.connected = true
@@ -141,6 +144,22 @@ public final class FleetFollower: Service, Sendable {
             // a revision, a flood of unauthenticated ones) ask for it: wake-ups meanwhile share
             // the next round.
             try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// `work`, or `StoreError(.unavailable)` once `limit` passes first.
+    static func bounded<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw StoreError(.unavailable, "PostgreSQL did not answer the follower within \(limit)")
+            }
+            return value
         }
     }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import NIOCore
@@ -794,9 +795,32 @@ enum PostgresRows {
 extension PostgresConnection {
     /// Runs one statement and waits for every row. Only for threads that are not event loops:
     /// the store's writer queue.
+    ///
+    /// The wait is bounded: a connection that answers nothing for `clientTimeout` (a peer gone
+    /// without a word, a session the server ended while this process was frozen) is closed, which
+    /// fails the statement, so the writer's queue — and with it every write and the follower of
+    /// this instance — can never hang on it.
     @discardableResult
     func run(_ sql: String, _ binds: PostgresBindings = PostgresBindings(), logger: Logger) throws -> [PostgresRow] {
-        try query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait().rows
+        try waitBounded(query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)).rows
+    }
+
+    /// How long a statement may go unanswered before its connection is closed (beyond the
+    /// server's own statement_timeout, which a dead peer never sends).
+    static let clientTimeout: Duration = .seconds(20)
+
+    func waitBounded<Value: Sendable>(_ future: EventLoopFuture<Value>) throws -> Value {
+        let done = DispatchSemaphore(value: 0)
+        future.whenComplete { _ in done.signal() }
+        if done.wait(timeout: .now() + .milliseconds(Int(Self.clientTimeout.milliseconds))) == .timedOut {
+            let closing: EventLoopFuture<Void> = close()
+            closing.whenComplete { _ in }
+            _ = done.wait(timeout: .now() + .seconds(5))
+            throw StoreError(
+                .unavailable,
+                "PostgreSQL did not answer within \(Self.clientTimeout.milliseconds / 1000) s; the connection was closed and will be opened anew")
+        }
+        return try future.wait()
     }
 }
 
