@@ -53,7 +53,9 @@ final class LookupConnection {
     func writeAll(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a daemon that closed the connection (a refusal, a limit) is an error
+            // to report, not a SIGPIPE that kills the whole test process.
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n <= 0 { throw Failure(description: "write: \(String(cString: strerror(errno)))") }
             offset += n
         }
