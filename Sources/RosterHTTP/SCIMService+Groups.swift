@@ -100,16 +100,25 @@ extension SCIMService {
                     headers: [("Roster-Revision", "\(index.revision)")]), total
             )
         } else {
-            // A scan: bounded in concurrency per directory and in time (SearchBounds).
+            // A scan: bounded in concurrency per directory and in time (SearchBounds), rendering,
+            // filtering and choosing the page on the store's scan threads (see listUsers).
+            var selection = PageSelection<StoredGroup>(query: query, schema: .group)
             try await searches.scan(directoryID: context.directoryID) { clock in
                 var scanned = 0
                 try await store.scanGroups(directoryID: context.directoryID) { group in
                     scanned += 1
                     if scanned % 256 == 0 { try clock.check() }
-                    if query.filter?.matches(rendered(group, forFilter: true), schema: .group) ?? true { matches.append(group) }
+                    let resource = rendered(group, forFilter: true)
+                    if query.filter?.matches(resource, schema: .group) ?? true { selection.offer(group) { resource } }
                     return true
                 }
             }
+            let page = selection.page().map { query.projection.apply(to: rendered($0, forFilter: false)) }
+            return (
+                .json(
+                    200, ListResponse.build(resources: page, totalResults: selection.total, startIndex: query.startIndex),
+                    headers: [("Roster-Revision", "\(index.revision)")]), selection.total
+            )
         }
         if let sort = query.sort {
             let order = sort.sorted(matches.map { rendered($0, forFilter: true) }, schema: .group).compactMap { $0["id"]?.stringValue }

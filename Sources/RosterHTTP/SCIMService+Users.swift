@@ -115,19 +115,28 @@ extension SCIMService {
                     headers: [("Roster-Revision", "\(index.revision)")]), total
             )
         } else {
-            // A scan: bounded in concurrency per directory and in time (SearchBounds).
+            // A scan: bounded in concurrency per directory and in time (SearchBounds). The body
+            // runs on the store's scan threads: rendering, filtering and choosing the page happen
+            // there too, keeping only what can land on the page.
+            var selection = PageSelection<StoredUser>(query: query, schema: .user)
             try await searches.scan(directoryID: context.directoryID) { clock in
                 var scanned = 0
                 try await store.scanUsers(directoryID: context.directoryID) { user in
                     scanned += 1
                     if scanned % 256 == 0 { try clock.check() }
-                    if query.filter?.matches(render(user, index: index, baseURL: context.baseURL), schema: .user) ?? true {
-                        matches.append(user)
+                    let resource = render(user, index: index, baseURL: context.baseURL)
+                    if query.filter?.matches(resource, schema: .user) ?? true {
+                        selection.offer(user) { resource }
                     }
                     return true
                 }
             }
-            total = matches.count
+            let page = selection.page().map { query.projection.apply(to: render($0, index: index, baseURL: context.baseURL)) }
+            return (
+                .json(
+                    200, ListResponse.build(resources: page, totalResults: selection.total, startIndex: query.startIndex),
+                    headers: [("Roster-Revision", "\(index.revision)")]), selection.total
+            )
         }
         var rendered = matches.map { render($0, index: index, baseURL: context.baseURL) }
         if let sort = query.sort { rendered = sort.sorted(rendered, schema: .user) }

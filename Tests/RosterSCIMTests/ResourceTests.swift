@@ -387,3 +387,49 @@ struct DiscoveryTests {
         #expect(SCIMDiscovery.schema(id: "urn:nope", baseURL: base) == nil)
     }
 }
+
+@Suite("Page selection")
+struct PageSelectionTests {
+    /// Users with repeating names (ties), some without one (last), offered in a shuffled order.
+    func users(_ n: Int, seed: UInt64) -> [JSONObject] {
+        var generator = SplitMix64(seed: seed)
+        return (0..<n).map { i in
+            let name = i % 7 == 0 ? "" : #","userName":"n\#(Int.random(in: 0..<(n / 3 + 1), using: &generator))""#
+            return object(#"{"id":"u\#(String(format: "%05d", (i * 7919) % n))"\#(name)}"#)
+        }.shuffled(using: &generator)
+    }
+
+    /// The page the whole list would give: every resource sorted, then `pageRange`.
+    func expected(_ resources: [JSONObject], _ query: ListQuery) -> [String] {
+        let all = query.sort.map { $0.sorted(resources, schema: .user) } ?? resources
+        return all[query.pageRange(totalResults: all.count)].compactMap { $0["id"]?.stringValue }
+    }
+
+    func selected(_ resources: [JSONObject], _ query: ListQuery) -> (page: [String], total: Int) {
+        var selection = PageSelection<JSONObject>(query: query, schema: .user)
+        for resource in resources { selection.offer(resource) { resource } }
+        return (selection.page().compactMap { $0["id"]?.stringValue }, selection.total)
+    }
+
+    @Test("keeping only what can land on the page gives the page a full sort gives", arguments: [
+        (1, 10), (1, 0), (5, 3), (95, 10), (100, 10), (101, 10), (250, 1000), (1, Int.max), (Int.max, 10),
+    ])
+    func matchesAFullSort(startIndex: Int, count: Int) throws {
+        let resources = users(120, seed: UInt64(startIndex % 1000 + count % 1000))
+        for sort in [nil, try SortSpec(sortBy: "userName", sortOrder: nil), try SortSpec(sortBy: "userName", sortOrder: "descending")] {
+            let query = ListQuery(startIndex: startIndex, count: count, sort: sort)
+            let (page, total) = selected(resources, query)
+            #expect(total == resources.count)
+            #expect(page == expected(resources, query), "sort \(String(describing: sort)) startIndex \(startIndex) count \(count)")
+        }
+    }
+
+    @Test func emptyAndSingle() throws {
+        let query = ListQuery(startIndex: 1, count: 10, sort: try SortSpec(sortBy: "userName", sortOrder: nil))
+        #expect(selected([], query).page.isEmpty)
+        #expect(selected([], query).total == 0)
+        let one = [object(#"{"id":"a","userName":"x"}"#)]
+        #expect(selected(one, query).page == ["a"])
+    }
+}
+

@@ -45,21 +45,36 @@ public struct SortSpec: Hashable, Sendable {
 
     /// `resources` in this order (stable).
     public func sorted(_ resources: [JSONObject], schema: ResourceSchema) -> [JSONObject] {
-        let keyed = resources.enumerated().map { (offset: $0.offset, resource: $0.element, key: sortKey(of: $0.element, schema: schema)) }
+        let keyed = resources.enumerated().map { (offset: $0.offset, resource: $0.element, position: position(of: $0.element, schema: schema)) }
         return keyed.sorted { a, b in
-            let comparison = compareKeys(a.key, b.key, a.resource, b.resource)
+            let comparison = compare(a.position, b.position)
             return comparison != 0 ? comparison < 0 : a.offset < b.offset
         }.map(\.resource)
     }
 
     /// Whether `a` sorts before `b`: a comparator for the caller's own sort.
     public func areInIncreasingOrder(_ a: JSONObject, _ b: JSONObject, schema: ResourceSchema) -> Bool {
-        compareKeys(sortKey(of: a, schema: schema), sortKey(of: b, schema: schema), a, b) < 0
+        compare(position(of: a, schema: schema), position(of: b, schema: schema)) < 0
     }
+
+    /// Where one resource sorts: its key and its id (the tie-break), read once, so that a caller
+    /// that keeps only some resources (`PageSelection`) need not keep them rendered.
+    public struct Position: Sendable {
+        fileprivate let key: Key?
+        fileprivate let id: String
+    }
+
+    /// The position of `resource` in this order.
+    public func position(of resource: JSONObject, schema: ResourceSchema) -> Position {
+        Position(key: sortKey(of: resource, schema: schema), id: resource.value(forCaseInsensitiveKey: "id")?.stringValue ?? "")
+    }
+
+    /// Whether `a` sorts strictly before `b`.
+    public func precedes(_ a: Position, _ b: Position) -> Bool { compare(a, b) < 0 }
 
     // MARK: Implementation
 
-    private enum Key: Hashable {
+    fileprivate enum Key: Hashable, Sendable {
         case bool(Bool)
         case number(Double)
         case time(ISO8601Timestamp)
@@ -100,9 +115,9 @@ public struct SortSpec: Hashable, Sendable {
         }
     }
 
-    private func compareKeys(_ a: Key?, _ b: Key?, _ resourceA: JSONObject, _ resourceB: JSONObject) -> Int {
+    private func compare(_ a: Position, _ b: Position) -> Int {
         var result: Int
-        switch (a, b) {
+        switch (a.key, b.key) {
         case (nil, nil): result = 0
         case (nil, _): return 1  // missing values last, whatever the order
         case (_, nil): return -1
@@ -117,9 +132,7 @@ public struct SortSpec: Hashable, Sendable {
             if order == .descending { result = -result }
         }
         if result == 0 {
-            let idA = resourceA.value(forCaseInsensitiveKey: "id")?.stringValue ?? ""
-            let idB = resourceB.value(forCaseInsensitiveKey: "id")?.stringValue ?? ""
-            result = idA == idB ? 0 : (idA < idB ? -1 : 1)
+            result = a.id == b.id ? 0 : (a.id < b.id ? -1 : 1)
         }
         return result
     }

@@ -489,12 +489,16 @@ final class PostgresEngine: StoreEngine {
             let rows = try await read(
                 "SELECT \(PostgresRows.userColumns) FROM users WHERE directory_id = $1 AND state <> 'deleted' AND key > \(after) ORDER BY key LIMIT 1000",
                 directoryID)
-            for row in rows {
-                let user = try PostgresRows.decodeUser(row)
-                if try !body(user) { return }
-                after = Int64(user.record.key)
+            // Decoding and the caller's body (rendering, filtering) run off the concurrency pool.
+            var stopped = false
+            try await ScanThreads.run {
+                for row in rows {
+                    let user = try PostgresRows.decodeUser(row)
+                    if try !body(user) { stopped = true; return }
+                    after = Int64(user.record.key)
+                }
             }
-            if rows.count < 1000 { return }
+            if stopped || rows.count < 1000 { return }
         }
     }
 
@@ -504,12 +508,16 @@ final class PostgresEngine: StoreEngine {
             let rows = try await read(
                 "SELECT \(PostgresRows.groupColumns) FROM groups WHERE directory_id = $1 AND key > \(after) ORDER BY key LIMIT 1000",
                 directoryID)
-            for row in rows {
-                let group = try PostgresRows.decodeGroup(row)
-                if try !body(group) { return }
-                after = Int64(group.record.key)
+            // Decoding and the caller's body (rendering, filtering) run off the concurrency pool.
+            var stopped = false
+            try await ScanThreads.run {
+                for row in rows {
+                    let group = try PostgresRows.decodeGroup(row)
+                    if try !body(group) { stopped = true; return }
+                    after = Int64(group.record.key)
+                }
             }
-            if rows.count < 1000 { return }
+            if stopped || rows.count < 1000 { return }
         }
     }
 

@@ -195,33 +195,12 @@ final class SQLiteEngine: StoreEngine {
         }
     }
 
-    /// Scans run on threads of their own, not on the concurrency pool's (one per core): a scan of
-    /// a large directory, with the caller's filtering in `body`, takes long enough to hold those
-    /// threads away from `/healthz`, writes and every other request.
-    private static let scans = DispatchQueue(label: "roster.store.scans", qos: .utility, attributes: .concurrent)
-
-    /// Runs `work` on `scans` and waits for it. `work` may capture the caller's state: the caller
-    /// is suspended until it returns, so nothing else touches that state meanwhile.
-    private func offPool(_ work: () throws -> Void) async throws {
-        try await withoutActuallyEscaping(work) { work in
-            let slot = WorkSlot(work)
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                Self.scans.async {
-                    // The closure must be gone before the caller resumes and leaves
-                    // `withoutActuallyEscaping` (which traps on a closure still referenced).
-                    let result = slot.run()
-                    continuation.resume(with: result)
-                }
-            }
-        }
-    }
-
     func scanUsers(directoryID: String, _ body: (StoredUser) throws -> Bool) async throws {
-        try await offPool { try scanUsersNow(directoryID: directoryID, body) }
+        try await ScanThreads.run { try scanUsersNow(directoryID: directoryID, body) }
     }
 
     func scanGroups(directoryID: String, _ body: (StoredGroup) throws -> Bool) async throws {
-        try await offPool { try scanGroupsNow(directoryID: directoryID, body) }
+        try await ScanThreads.run { try scanGroupsNow(directoryID: directoryID, body) }
     }
 
     private func scanUsersNow(directoryID: String, _ body: (StoredUser) throws -> Bool) throws {
@@ -503,18 +482,5 @@ extension AuditEntry {
         copy.path = path.truncated(toUTF8Bytes: Self.maxPathBytes)
         copy.detail = detail.truncated(toUTF8Bytes: Self.maxDetailBytes)
         return copy
-    }
-}
-
-/// A closure handed to another thread while its owner waits for that thread (see `offPool`),
-/// released as soon as it has run.
-private final class WorkSlot: @unchecked Sendable {
-    private var work: (() throws -> Void)?
-    init(_ work: @escaping () throws -> Void) { self.work = work }
-
-    func run() -> Result<Void, any Error> {
-        guard let work else { return .success(()) }
-        self.work = nil
-        return Result { try work() }
     }
 }
