@@ -200,8 +200,13 @@ public final class RosterStore: Sendable {
         results.reserveCapacity(batch.count)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         var timing = BatchTiming()
+        let bufferedAudit = takeBufferedAudit()
         do {
+            // The body may run twice (an engine may write a batch again another way after a
+            // first attempt rolled back): it starts from `before` each time.
             try engine.writeBatch(after: before.revision) { transaction, others in
+                index = before
+                caughtUp = nil
                 if !others.isEmpty {
                     index = try Self.replay(others, onto: index)
                     caughtUp = (index, others)
@@ -244,7 +249,7 @@ public final class RosterStore: Sendable {
                         results.append(.refused(error))
                     }
                 }
-                for entry in takeBufferedAudit() { try transaction.insertAudit(entry) }
+                for entry in bufferedAudit { try transaction.insertAudit(entry) }
                 if index.revision != before.revision {
                     try transaction.setRevision(index.revision)
                 }

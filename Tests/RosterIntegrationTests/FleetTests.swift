@@ -162,6 +162,44 @@ struct FleetTests {
         try await server.stop()
     }
 
+    @Test("a batch whose rows collide when written together (a rename into a name another request of the batch frees) is written again one request at a time: every request answers as it would alone")
+    func batchWrittenAgainOneByOne() async throws {
+        let server = try PostgresServer()
+        try await server.start()
+        let fleet = try await Self.startFleet(server, count: 1)
+        let directory = try fleet[0].createDirectory(name: "collide")
+        let scim = Self.scim(fleet[0], directory)
+        let first = try #require(try await scim.post("/Users", #"{"userName":"a@example.com"}"#).doc["id"]?.string)
+        let second = try #require(try await scim.post("/Users", #"{"userName":"b@example.com"}"#).doc["id"]?.string)
+        // Another session holds the head lock for 2 s: the next write waits for it as a batch of
+        // its own, and the two renames queue behind it into one batch, in this order.
+        let holder = Task.detached {
+            try server.psql("BEGIN; SELECT revision FROM roster_head WHERE id = 1 FOR UPDATE; SELECT pg_sleep(2); COMMIT;")
+        }
+        try await Task.sleep(for: .milliseconds(400))
+        async let blocked = scim.post("/Users", #"{"userName":"w@example.com"}"#)
+        try await Task.sleep(for: .milliseconds(300))
+        async let freeName = scim.put("/Users/\(second)", #"{"userName":"c@example.com"}"#)
+        try await Task.sleep(for: .milliseconds(300))
+        async let takeName = scim.put("/Users/\(first)", #"{"userName":"b@example.com"}"#)
+        let (w, c, b) = try await (blocked, freeName, takeName)
+        _ = try await holder.value
+        #expect(w.status == 201, "\(w.summary)")
+        #expect(c.status == 200, "\(c.summary)")
+        #expect(b.status == 200, "\(b.summary)")
+        #expect(b.doc["userName"]?.string == "b@example.com")
+        #expect(try await scim.get("/Users/\(first)").doc["userName"]?.string == "b@example.com")
+        #expect(try await scim.get("/Users/\(second)").doc["userName"]?.string == "c@example.com")
+        #expect(
+            try server.psql("SELECT string_agg(user_name, ',' ORDER BY key) FROM users")
+                == "b@example.com,c@example.com,w@example.com")
+        let metrics = String(decoding: try await fleet[0].http("GET", "/metrics", token: nil).body, as: UTF8.self)
+        #expect(metrics.contains("roster_fleet_batches_rewritten_total 1"), "the batch took the one-request-at-a-time path")
+        #expect(try Self.verify(fleet[0]).ok)
+        #expect(try await fleet[0].stop() == 0)
+        try await server.stop()
+    }
+
     @Test("the LISTEN connection terminated by the server: the poll catches up, and LISTEN comes back")
     func listenTerminated() async throws {
         let server = try PostgresServer()

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import PostgresNIO
@@ -280,6 +281,32 @@ final class PostgresEngine: StoreEngine {
     // MARK: Writing
 
     func writeBatch(after localRevision: UInt64, _ body: (any StoreTransaction, [ChangeLogEntry]) throws -> Void) throws {
+        do {
+            try attemptBatch(after: localRevision, together: true, body)
+        } catch let error as PSQLError where Self.isConstraintViolation(error) {
+            // Rows written together collided on a unique index mid-statement (see PendingBatch);
+            // one request at a time, each in its savepoint, refuses only the request at fault.
+            batchesRewritten.increment()
+            logger.notice(
+                "fleet: a batch's rows conflicted when written together; writing it again one request at a time",
+                metadata: ["store.error": "\(Self.describe(error))"])
+            try attemptBatch(after: localRevision, together: false, body)
+        }
+    }
+
+    /// Batches written again one request at a time (`roster_fleet_batches_rewritten_total`).
+    private let batchesRewritten = Counter(label: "roster_fleet_batches_rewritten_total")
+
+    static func isConstraintViolation(_ error: PSQLError) -> Bool {
+        error.code == .server && error.serverInfo?[.sqlState]?.hasPrefix("23") == true
+    }
+
+    /// One transaction: lock the head, catch up, run `body`, write, commit. `together`: the rows
+    /// are held and written in a few statements at the end (PendingBatch); otherwise each request
+    /// writes its rows in its own savepoint as it goes.
+    private func attemptBatch(
+        after localRevision: UInt64, together: Bool, _ body: (any StoreTransaction, [ChangeLogEntry]) throws -> Void
+    ) throws {
         let connection = try connectWriter()
         try checkIdentity()
         var committing = false
@@ -304,7 +331,9 @@ final class PostgresEngine: StoreEngine {
             if after != head {
                 throw StoreError(.stale, "the change log of \(settings.redacted) ends at \(after), before its head \(head)")
             }
-            try body(Transaction(connection: connection, logger: logger), others)
+            let pending = together ? PendingBatch() : nil
+            try body(Transaction(connection: connection, logger: logger, pending: pending), others)
+            try pending?.flush(connection, logger: logger)
             committing = true
             try connection.run("COMMIT", logger: logger)
         } catch {
@@ -349,7 +378,7 @@ final class PostgresEngine: StoreEngine {
         guard let error = error as? PSQLError else { return false }
         // Class 23: integrity constraint violation — that request alone is refused (its savepoint
         // rolled back); anything else (a lost connection, a timeout) fails the whole batch.
-        return !(error.code == .server && error.serverInfo?[.sqlState]?.hasPrefix("23") == true)
+        return !Self.isConstraintViolation(error)
     }
 
     func commitError(_ error: any Error) -> StoreError {
@@ -380,31 +409,42 @@ final class PostgresEngine: StoreEngine {
         }
     }
 
-    /// One transaction of the writer on its connection.
+    /// One transaction of the writer on its connection: writing as it goes, or holding the rows
+    /// in `pending` for the end of the batch.
     struct Transaction: StoreTransaction {
         let connection: PostgresConnection
         let logger: Logger
+        let pending: PendingBatch?
 
         func user(directoryID: String, id: String) throws -> StoredUser? {
-            var binds = PostgresBindings()
-            binds.append(id)
-            binds.append(directoryID)
-            return try connection.run(
-                "SELECT \(PostgresRows.userColumns) FROM users WHERE id = $1 AND directory_id = $2 AND state <> 'deleted'", binds,
-                logger: logger
-            ).first.map(PostgresRows.decodeUser)
+            let fetch = { () throws -> StoredUser? in
+                var binds = PostgresBindings()
+                binds.append(id)
+                binds.append(directoryID)
+                return try connection.run(
+                    "SELECT \(PostgresRows.userColumns) FROM users WHERE id = $1 AND directory_id = $2 AND state <> 'deleted'", binds,
+                    logger: logger
+                ).first.map(PostgresRows.decodeUser)
+            }
+            guard let pending else { return try fetch() }
+            return try pending.user(directoryID: directoryID, id: id, fetch: fetch)
         }
 
         func group(directoryID: String, id: String) throws -> StoredGroup? {
-            var binds = PostgresBindings()
-            binds.append(id)
-            binds.append(directoryID)
-            return try connection.run(
-                "SELECT \(PostgresRows.groupColumns) FROM groups WHERE id = $1 AND directory_id = $2", binds, logger: logger
-            ).first.map(PostgresRows.decodeGroup)
+            let fetch = { () throws -> StoredGroup? in
+                var binds = PostgresBindings()
+                binds.append(id)
+                binds.append(directoryID)
+                return try connection.run(
+                    "SELECT \(PostgresRows.groupColumns) FROM groups WHERE id = $1 AND directory_id = $2", binds, logger: logger
+                ).first.map(PostgresRows.decodeGroup)
+            }
+            guard let pending else { return try fetch() }
+            return try pending.group(directoryID: directoryID, id: id, fetch: fetch)
         }
 
         func inSavepoint(_ body: () throws -> Void) throws {
+            if let pending { return try pending.inSavepoint(body) }
             try connection.run("SAVEPOINT request", logger: logger)
             do {
                 try body()
@@ -416,39 +456,25 @@ final class PostgresEngine: StoreEngine {
         }
 
         func persist(_ entry: ChangeLogEntry, events: [Event], now: Int64) throws {
-            try PostgresRows.persist(entry.changes, events: events, now: now, connection, logger: logger)
-            for token in entry.tokens {
-                var binds = PostgresBindings()
-                switch token {
-                case .set(let directoryID, let hash):
-                    binds.append(ByteBuffer(bytes: hash))
-                    binds.append(directoryID)
-                    try connection.run("UPDATE directories SET token_hash = $1 WHERE id = $2", binds, logger: logger)
-                case .rotate(let directoryID, let hash):
-                    binds.append(ByteBuffer(bytes: hash))
-                    binds.append(directoryID)
-                    try connection.run(
-                        "UPDATE directories SET previous_token_hash = token_hash, token_hash = $1 WHERE id = $2", binds, logger: logger)
-                }
-            }
-            var binds = PostgresBindings()
-            binds.append(Int64(entry.revision))
-            binds.append(ChangeLogCodec.encode(entry))
-            // The server's clock at the insert, close to the COMMIT that follows within the batch
-            // (followers measure commit-to-applied against it; one clock for the whole fleet).
-            try connection.run(
-                "INSERT INTO roster_changelog (revision, payload, committed_at) VALUES ($1, $2, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)",
-                binds, logger: logger)
+            if let pending { return pending.persist(entry, events: events, now: now) }
+            let run = statementRunner
+            try PostgresRows.persist(entry.changes, events: events, now: now, run)
+            for token in entry.tokens { try PostgresRows.apply(token, run) }
+            try PostgresRows.insertChangeLog([entry], run)
         }
 
         func insertAudit(_ entry: AuditEntry) throws {
-            try PostgresRows.insertAudit(entry, connection, logger: logger)
+            if let pending { return pending.insertAudit(entry) }
+            try PostgresRows.insertAudits([entry], statementRunner)
         }
 
         func setRevision(_ revision: UInt64) throws {
-            try connection.run("UPDATE roster_head SET revision = \(Int64(revision)) WHERE id = 1", logger: logger)
-            // Delivered at COMMIT, to every instance listening (and this one).
-            try connection.run("SELECT pg_notify('\(PostgresEngine.channel)', '\(revision)')", logger: logger)
+            if let pending { return pending.setRevision(revision) }
+            try PostgresRows.advanceHead(to: revision, statementRunner)
+        }
+
+        private var statementRunner: RunStatement {
+            { sql, binds in _ = try connection.run(sql, binds, logger: logger) }
         }
     }
 
@@ -599,7 +625,7 @@ final class PostgresEngine: StoreEngine {
 
     func appendAudit(_ entries: [AuditEntry]) throws {
         let connection = try connectWriter()
-        for entry in entries { try PostgresRows.insertAudit(entry, connection, logger: logger) }
+        try PostgresRows.insertAudits(entries) { sql, binds in _ = try connection.run(sql, binds, logger: logger) }
     }
 
     func pruneAudit(olderThan time: Int64, limit: Int) throws -> Int {
@@ -666,137 +692,22 @@ enum PostgresRows {
             cause: Event.Cause(rawValue: cause) ?? .request, time: time)
     }
 
-    static func persist(_ changes: [StoreChange], events: [Event], now: Int64, _ connection: PostgresConnection, logger: Logger) throws {
+    /// One revision's rows, change by change (a batch written one request at a time).
+    static func persist(_ changes: [StoreChange], events: [Event], now: Int64, _ run: RunStatement) throws {
         for change in changes {
-            var binds = PostgresBindings()
             switch change {
-            case .putDirectory(let d):
-                binds.append(d.id)
-                binds.append(d.name)
-                binds.append(d.provider.rawValue)
-                binds.append(d.policy.rawValue)
-                binds.append(d.createdAt)
-                try connection.run(
-                    """
-                    INSERT INTO directories (id, name, provider, policy, created_at) VALUES ($1, $2, $3, $4, $5)
-                    ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider, policy = excluded.policy
-                    """, binds, logger: logger)
-            case .deleteDirectory(let id):
-                binds.append(id)
-                try connection.run("DELETE FROM directories WHERE id = $1", binds, logger: logger)
-            case .putUser(let u, let resource):
-                if let resource {
-                    binds.append(Int64(u.key))
-                    binds.append(u.id)
-                    binds.append(u.directoryID)
-                    binds.append(u.userName)
-                    binds.append(u.userName.lowercased())
-                    binds.append(u.externalID)
-                    binds.append(u.displayName)
-                    binds.append(u.state.rawValue)
-                    binds.append(Int64(u.version))
-                    binds.append(now)
-                    binds.append(JSONSerializer.serializeToString(.object(resource)))
-                    try connection.run(
-                        """
-                        INSERT INTO users (key, id, directory_id, user_name, user_name_lower, external_id, display_name,
-                                           state, version, created_at, modified_at, resource)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
-                        ON CONFLICT (key) DO UPDATE SET user_name = excluded.user_name,
-                            user_name_lower = excluded.user_name_lower, external_id = excluded.external_id,
-                            display_name = excluded.display_name, state = excluded.state, version = excluded.version,
-                            modified_at = excluded.modified_at, resource = excluded.resource
-                        """, binds, logger: logger)
-                } else {
-                    binds.append(u.state.rawValue)
-                    binds.append(Int64(u.version))
-                    binds.append(now)
-                    binds.append(Int64(u.key))
-                    try connection.run(
-                        "UPDATE users SET state = $1, version = $2, modified_at = $3 WHERE key = $4", binds, logger: logger)
-                }
-            case .putGroup(let g, let resource):
-                if let resource {
-                    binds.append(Int64(g.key))
-                    binds.append(g.id)
-                    binds.append(g.directoryID)
-                    binds.append(g.displayName)
-                    binds.append(g.displayName.lowercased())
-                    binds.append(g.externalID)
-                    binds.append(Int64(g.version))
-                    binds.append(now)
-                    binds.append(JSONSerializer.serializeToString(.object(resource)))
-                    try connection.run(
-                        """
-                        INSERT INTO groups (key, id, directory_id, display_name, display_name_lower, external_id,
-                                            version, created_at, modified_at, resource)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
-                        ON CONFLICT (key) DO UPDATE SET display_name = excluded.display_name,
-                            display_name_lower = excluded.display_name_lower, external_id = excluded.external_id,
-                            version = excluded.version, modified_at = excluded.modified_at, resource = excluded.resource
-                        """, binds, logger: logger)
-                } else {
-                    binds.append(Int64(g.version))
-                    binds.append(now)
-                    binds.append(Int64(g.key))
-                    try connection.run("UPDATE groups SET version = $1, modified_at = $2 WHERE key = $3", binds, logger: logger)
-                }
-            case .deleteGroup(let id):
-                binds.append(id)
-                try connection.run("DELETE FROM groups WHERE id = $1", binds, logger: logger)
-            case .addMember(let groupKey, let userKey):
-                try connection.run(
-                    "INSERT INTO memberships (group_key, user_key) VALUES (\(Int64(groupKey)), \(Int64(userKey)))", logger: logger)
-            case .removeMember(let groupKey, let userKey):
-                try connection.run(
-                    "DELETE FROM memberships WHERE group_key = \(Int64(groupKey)) AND user_key = \(Int64(userKey))", logger: logger)
+            case .putDirectory(let directory): try putDirectory(directory, run)
+            case .deleteDirectory(let id): try deleteDirectories([id], run)
+            case .putUser(let user, let resource?): try upsertUsers([(user, resource, now)], run)
+            case .putUser(let user, nil): try updateUserStates([(user, now)], run)
+            case .putGroup(let group, let resource?): try upsertGroups([(group, resource, now)], run)
+            case .putGroup(let group, nil): try updateGroupVersions([(group, now)], run)
+            case .deleteGroup(let id): try deleteGroups([id], run)
+            case .addMember(let groupKey, let userKey): try addMembers([(groupKey, userKey)], run)
+            case .removeMember(let groupKey, let userKey): try removeMembers([(groupKey, userKey)], run)
             }
         }
-        // Events of one revision in one statement (a group's replacement can emit thousands).
-        if !events.isEmpty {
-            var binds = PostgresBindings(capacity: events.count * 8)
-            var values: [String] = []
-            values.reserveCapacity(events.count)
-            for (offset, event) in events.enumerated() {
-                let base = offset * 8
-                values.append("($\(base + 1), $\(base + 2), $\(base + 3), $\(base + 4), $\(base + 5), $\(base + 6), $\(base + 7), $\(base + 8))")
-                binds.append(Int64(event.revision))
-                binds.append(Int32(truncatingIfNeeded: event.seq))
-                binds.append(event.directoryID)
-                binds.append(event.kind.rawValue)
-                binds.append(event.userID)
-                binds.append(event.groupID)
-                binds.append(event.cause.rawValue)
-                binds.append(event.time)
-                if values.count == 4_000 || offset == events.count - 1 {
-                    try connection.run(
-                        "INSERT INTO events (revision, seq, directory_id, kind, user_id, group_id, cause, time) VALUES "
-                            + values.joined(separator: ", "), binds, logger: logger)
-                    values.removeAll(keepingCapacity: true)
-                    binds = PostgresBindings(capacity: 4_000 * 8)
-                }
-            }
-        }
-    }
-
-    static func insertAudit(_ entry: AuditEntry, _ connection: PostgresConnection, logger: Logger) throws {
-        let e = entry.bounded()
-        var binds = PostgresBindings()
-        binds.append(e.revision.map { Int64($0) })
-        binds.append(e.time)
-        binds.append(e.directoryID)
-        binds.append(e.provider)
-        binds.append(e.method)
-        binds.append(e.path)
-        binds.append(Int32(clamping: e.status))
-        binds.append(e.outcome)
-        binds.append(e.detail)
-        binds.append(e.durationMicroseconds)
-        try connection.run(
-            """
-            INSERT INTO audit (revision, time, directory_id, provider, method, path, status, outcome, detail, duration_us)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-            """, binds, logger: logger)
+        try insertEvents(events, run)
     }
 }
 
